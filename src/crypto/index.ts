@@ -1,0 +1,30 @@
+/**
+ * Public surface of the crypto layer: primitives (node:crypto + libsodium fast path, noble
+ * portable path), the master key and restic's seal/open.
+ */
+export {
+  type CryptoImplementationName,
+  type CryptoPrimitives,
+  type ScryptParams,
+  type Sha256Hasher,
+  createSha256,
+  cryptoImplementation,
+  libsodiumAvailable,
+  nodePrimitives,
+  portablePrimitives,
+  primitives,
+  randomBytes,
+  scrypt,
+  scryptJs,
+  setCryptoImplementation,
+  sha256,
+} from './primitives.js';
+export {
+  type MasterKey,
+  decodeMasterKey,
+  encodeMasterKey,
+  generateMasterKey,
+  isValidMasterKey,
+  masterKeyFromBytes,
+} from './master-key.js';
+export { IV_SIZE, MAC_SIZE, SEAL_OVERHEAD, ciphertextLength, computeMac, open, plaintextLength, seal } from './seal.js';

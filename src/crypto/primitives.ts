@@ -1,0 +1,239 @@
+/**
+ * The cryptographic primitives restic's format needs, in two interchangeable implementations:
+ *
+ * - `node`: node:crypto (hardware AES and SHA instructions through OpenSSL) plus libsodium's
+ *   WebAssembly Poly1305 — node:crypto has no standalone Poly1305.
+ * - `portable`: pure JavaScript (@noble/hashes, @noble/ciphers), for runtimes without node:crypto.
+ *
+ * Both give bit-identical results (tested); they differ only in speed (see docs/benchmarks.md).
+ * libsodium needs an asynchronous WebAssembly start-up; this module awaits it once at import
+ * (top-level await) so that the per-call hot path (`seal`/`open`) is synchronous.
+ */
+import * as nodeCrypto from 'node:crypto';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { scryptAsync as nobleScryptAsync } from '@noble/hashes/scrypt.js';
+import { ctr as nobleCtr, ecb as nobleEcb } from '@noble/ciphers/aes.js';
+import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
+
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** An incremental SHA-256. */
+export interface Sha256Hasher {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/** One implementation of every primitive. All byte arguments are read, never modified. */
+export interface CryptoPrimitives {
+  readonly sha256Name: string;
+  readonly aesName: string;
+  readonly poly1305Name: string;
+  readonly scryptName: string;
+  sha256(data: Uint8Array): Uint8Array;
+  createSha256(): Sha256Hasher;
+  /** AES-256-CTR; the 16-byte IV is the initial counter block, incremented as one 128-bit big-endian integer. */
+  aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** AES-128 encryption of exactly one 16-byte block (the MAC nonce for Poly1305-AES). */
+  aes128EncryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
+  /** Poly1305 with a 32-byte one-time key `r || s` (r clamped by the caller or the library). */
+  poly1305(message: Uint8Array, key: Uint8Array): Uint8Array;
+  scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array>;
+  /** Compares two equal-length MACs without data-dependent timing. */
+  constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean;
+}
+
+function toUint8(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// --- Poly1305 fast path: libsodium (WebAssembly) ------------------------------------------------
+
+interface SodiumOneTimeAuth {
+  crypto_onetimeauth(message: Uint8Array, key: Uint8Array): Uint8Array;
+}
+
+/** Loads libsodium once; undefined when the runtime cannot start it (then noble's Poly1305 is used). */
+async function loadSodium(): Promise<SodiumOneTimeAuth | undefined> {
+  try {
+    const mod = (await import('libsodium-wrappers-sumo')) as unknown as {
+      default?: SodiumOneTimeAuth & { ready: Promise<void> };
+      ready?: Promise<void>;
+    };
+    const sodium = (mod.default ?? mod) as SodiumOneTimeAuth & { ready: Promise<void> };
+    await sodium.ready;
+    if (typeof sodium.crypto_onetimeauth !== 'function') return undefined;
+    return sodium;
+  } catch {
+    return undefined;
+  }
+}
+
+const sodium: SodiumOneTimeAuth | undefined = await loadSodium();
+
+/** Whether libsodium's WebAssembly Poly1305 is available in this runtime. */
+export const libsodiumAvailable = sodium !== undefined;
+
+// --- scrypt implementations ---------------------------------------------------------------------
+
+/**
+ * node:crypto checks `128 * N * r` (plus the p blocks) against `maxmem`, whose default of 32 MiB
+ * rejects restic's usual N=2^15, r=8 — so the limit is raised to what the parameters need.
+ */
+function nodeScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+  const maxmem = 128 * params.r * (params.N + params.p + 2) + (32 << 20);
+  return new Promise((resolve, reject) => {
+    nodeCrypto.scrypt(asBuffer(password), asBuffer(salt), dkLen, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => {
+      if (err) reject(err);
+      else resolve(toUint8(key));
+    });
+  });
+}
+
+function nobleScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+  const maxmem = 128 * params.r * (params.N + params.p + 2) + (32 << 20);
+  return nobleScryptAsync(password, salt, { N: params.N, r: params.r, p: params.p, dkLen, maxmem });
+}
+
+/** scrypt-js: slower than noble, kept for comparison in the benchmarks. */
+export async function scryptJs(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+  const mod = (await import('scrypt-js')) as unknown as {
+    scrypt?: (pw: Uint8Array, salt: Uint8Array, N: number, r: number, p: number, dkLen: number) => Promise<Uint8Array>;
+    default?: { scrypt: (pw: Uint8Array, salt: Uint8Array, N: number, r: number, p: number, dkLen: number) => Promise<Uint8Array> };
+  };
+  const fn = mod.scrypt ?? mod.default?.scrypt;
+  if (!fn) throw new Error('scrypt-js: no scrypt export');
+  return fn(password, salt, params.N, params.r, params.p, dkLen);
+}
+
+function portableConstantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+function noblePoly(message: Uint8Array, key: Uint8Array): Uint8Array {
+  return noblePoly1305(message, key);
+}
+
+// --- the two implementations --------------------------------------------------------------------
+
+export const nodePrimitives: CryptoPrimitives = {
+  sha256Name: 'node:crypto',
+  aesName: 'node:crypto',
+  poly1305Name: sodium ? 'libsodium-wasm' : '@noble/ciphers',
+  scryptName: 'node:crypto',
+  sha256(data) {
+    return toUint8(nodeCrypto.createHash('sha256').update(data).digest());
+  },
+  createSha256() {
+    const h = nodeCrypto.createHash('sha256');
+    return {
+      update(data) {
+        h.update(data);
+      },
+      digest() {
+        return toUint8(h.digest());
+      },
+    };
+  },
+  aes256Ctr(key, iv, data) {
+    const c = nodeCrypto.createCipheriv('aes-256-ctr', key, iv);
+    const out = c.update(data);
+    // CTR has no final block; final() only releases the context.
+    c.final();
+    return toUint8(out);
+  },
+  aes128EncryptBlock(key, block) {
+    const c = nodeCrypto.createCipheriv('aes-128-ecb', key, null);
+    c.setAutoPadding(false);
+    return toUint8(c.update(block));
+  },
+  poly1305: sodium ? (message, key) => sodium.crypto_onetimeauth(message, key) : noblePoly,
+  scrypt: nodeScrypt,
+  constantTimeEqual(a, b) {
+    return a.length === b.length && nodeCrypto.timingSafeEqual(a, b);
+  },
+};
+
+export const portablePrimitives: CryptoPrimitives = {
+  sha256Name: '@noble/hashes',
+  aesName: '@noble/ciphers',
+  poly1305Name: '@noble/ciphers',
+  scryptName: '@noble/hashes',
+  sha256(data) {
+    return nobleSha256(data);
+  },
+  createSha256() {
+    const h = nobleSha256.create();
+    return {
+      update(data) {
+        h.update(data);
+      },
+      digest() {
+        return h.digest();
+      },
+    };
+  },
+  aes256Ctr(key, iv, data) {
+    return nobleCtr(key, iv).encrypt(data);
+  },
+  aes128EncryptBlock(key, block) {
+    return nobleEcb(key, { disablePadding: true }).encrypt(block);
+  },
+  poly1305: noblePoly,
+  scrypt: nobleScrypt,
+  constantTimeEqual: portableConstantTimeEqual,
+};
+
+export type CryptoImplementationName = 'node' | 'portable';
+
+let active: CryptoPrimitives = nodePrimitives;
+let activeName: CryptoImplementationName = 'node';
+
+/** Chooses the implementation every crypto function uses from now on (default `node`). */
+export function setCryptoImplementation(name: CryptoImplementationName): void {
+  if (name === 'node') active = nodePrimitives;
+  else if (name === 'portable') active = portablePrimitives;
+  else throw new Error(`unknown crypto implementation ${JSON.stringify(name)}`);
+  activeName = name;
+}
+
+/** Which library provides each primitive right now. */
+export function cryptoImplementation(): { name: CryptoImplementationName; sha256: string; aes: string; poly1305: string; scrypt: string } {
+  return { name: activeName, sha256: active.sha256Name, aes: active.aesName, poly1305: active.poly1305Name, scrypt: active.scryptName };
+}
+
+/** The primitives currently selected (for modules that call several in a row). */
+export function primitives(): CryptoPrimitives {
+  return active;
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return active.sha256(data);
+}
+
+export function createSha256(): Sha256Hasher {
+  return active.createSha256();
+}
+
+/** Cryptographically secure random bytes (node:crypto when present, else Web Crypto). */
+export function randomBytes(n: number): Uint8Array {
+  if (typeof nodeCrypto.randomBytes === 'function') return toUint8(nodeCrypto.randomBytes(n));
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) globalThis.crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+}
+
+/** scrypt key derivation with the selected implementation. */
+export function scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+  return active.scrypt(password, salt, params, dkLen);
+}
