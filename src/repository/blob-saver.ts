@@ -1,0 +1,203 @@
+/**
+ * The write path from a blob's plaintext to a stored pack and index entry.
+ *
+ * For each blob: SHA-256 id; skip when the (type, id) is already indexed or waiting in an
+ * unfinished pack; compress as the repository version and mode require; encrypt; append to
+ * the open pack of its type (data and tree blobs never share a pack). A full pack is sealed,
+ * verified (read back as restic will), uploaded with bounded concurrency, and only then added
+ * to the in-memory index and queued for an index file. `flush` finishes the open packs, waits
+ * for every upload and writes the remaining index entries, so a snapshot saved after `flush`
+ * only ever refers to blobs that are stored and indexed.
+ *
+ * Memory is bounded: at most one open pack per type plus `uploadConcurrency` finished packs.
+ */
+import type { Backend } from '../backend/backend.js';
+import { compress, type CompressionMode } from '../compression/index.js';
+import { seal, sha256, type MasterKey } from '../crypto/index.js';
+import { ResticError } from '../errors.js';
+import { idFromBytes, type Id } from '../format/id.js';
+import type { BlobType, PackedBlob } from '../pack/header.js';
+import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
+import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
+
+/** What the saver needs from the master index. */
+export interface BlobIndex {
+  hasOrPending(type: BlobType, id: Id): boolean;
+  /** Reserves (type, id) for us: false when it is indexed or someone else reserved it. */
+  addPending(type: BlobType, id: Id): boolean;
+  /** Indexes a stored pack; its blobs stop being pending. */
+  addPack(packId: Id, blobs: PackedBlob[]): void;
+}
+
+export interface BlobSaverOptions {
+  backend: Backend;
+  key: MasterKey;
+  /** Repository format version: 1 never compresses. */
+  repoVersion: number;
+  index: BlobIndex;
+  /** Stores an index file (encrypted, compressed in v2); see `Repository.saveUnpacked`. */
+  saveIndexFile: SaveIndexFile;
+  compression?: CompressionMode;
+  /** Target pack size in bytes (default 16 MiB; 4..128 MiB). */
+  packSize?: number;
+  /** Packs uploading at once (default 2). */
+  uploadConcurrency?: number;
+  /** Re-read each pack before upload (default true). */
+  verify?: boolean;
+  /** Count and deduplicate, but store nothing. */
+  dryRun?: boolean;
+  index_?: IndexWriterOptions;
+  onPackStored?: (pack: { id: Id; type: BlobType; size: number; blobs: number }) => void;
+}
+
+export interface SavedBlob {
+  id: Id;
+  /** True when the blob was already in the repository (or pending) and was not stored again. */
+  known: boolean;
+  /** Bytes this blob adds to the repository (sealed, possibly compressed); 0 when known. */
+  sizeInRepo: number;
+}
+
+export interface BlobSaverStats {
+  dataBlobs: number;
+  treeBlobs: number;
+  /** Original (uncompressed) bytes of new data blobs. */
+  dataBytes: number;
+  /** Original bytes of new tree blobs. */
+  treeBytes: number;
+  /** Bytes added to packs for new blobs (after compression and encryption). */
+  dataBytesInRepo: number;
+  treeBytesInRepo: number;
+  packs: number;
+  packBytes: number;
+}
+
+/** restic compresses in v2 unless the mode is off, and `off` only applies to data blobs; empty blobs never. */
+export function blobCompression(repoVersion: number, mode: CompressionMode, type: BlobType, length: number): Exclude<CompressionMode, 'off'> | null {
+  if (repoVersion < 2 || length === 0) return null;
+  if (mode === 'off') return type === 'data' ? null : 'auto';
+  return mode;
+}
+
+export function checkPackSize(bytes: number): number {
+  if (!Number.isInteger(bytes) || bytes < MIN_PACK_SIZE || bytes > MAX_PACK_SIZE) {
+    throw new ResticError('USAGE', `pack size ${bytes} bytes is out of range: must be between 4 and 128 MiB`);
+  }
+  return bytes;
+}
+
+export class BlobSaver {
+  private readonly packers: Record<BlobType, Packer> = { data: new Packer('data'), tree: new Packer('tree') };
+  private readonly uploads = new Set<Promise<void>>();
+  private readonly indexWriter: IndexWriter;
+  private readonly packSize: number;
+  private readonly uploadConcurrency: number;
+  private readonly compression: CompressionMode;
+  private failure: unknown;
+  readonly stats: BlobSaverStats = {
+    dataBlobs: 0,
+    treeBlobs: 0,
+    dataBytes: 0,
+    treeBytes: 0,
+    dataBytesInRepo: 0,
+    treeBytesInRepo: 0,
+    packs: 0,
+    packBytes: 0,
+  };
+
+  constructor(private readonly options: BlobSaverOptions) {
+    this.packSize = checkPackSize(options.packSize ?? DEFAULT_PACK_SIZE);
+    this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 2);
+    this.compression = options.compression ?? 'auto';
+    if (options.repoVersion < 2 && this.compression !== 'auto' && this.compression !== 'off') {
+      throw new ResticError('USAGE', `compression mode ${this.compression} needs repository version 2 (this repository is version ${options.repoVersion})`);
+    }
+    this.indexWriter = new IndexWriter(options.saveIndexFile, options.index_);
+  }
+
+  /** Whether (type, id) is stored or on its way. */
+  has(type: BlobType, id: Id): boolean {
+    return this.options.index.hasOrPending(type, id);
+  }
+
+  /**
+   * Saves one blob unless the repository already has it. Resolves once the blob sits in an
+   * open pack (not necessarily uploaded: see `flush`). Back-pressure: waits while the upload
+   * queue is full.
+   */
+  async saveBlob(type: BlobType, data: Uint8Array, knownId?: Id): Promise<SavedBlob> {
+    this.throwIfFailed();
+    const id = knownId ?? idFromBytes(sha256(data));
+    if (data.length > 0xffff_ffff - 64) {
+      throw new ResticError('FATAL', `blob ${id} is ${data.length} bytes: blobs must be smaller than 4 GiB`);
+    }
+    if (!this.options.index.addPending(type, id)) return { id, known: true, sizeInRepo: 0 };
+    const level = blobCompression(this.options.repoVersion, this.compression, type, data.length);
+    let sizeInRepo: number;
+    if (this.options.dryRun) {
+      sizeInRepo = data.length + 32;
+    } else {
+      const payload = level === null ? data : await compress(data, level);
+      this.throwIfFailed();
+      const sealed = seal(this.options.key, payload);
+      sizeInRepo = sealed.length;
+      const packer = this.packers[type];
+      packer.add(id, sealed, level === null ? 0 : data.length, data.length);
+      if (packer.isFull(this.packSize)) {
+        this.packers[type] = new Packer(type);
+        await this.startUpload(packer);
+      }
+    }
+    if (type === 'data') {
+      this.stats.dataBlobs++;
+      this.stats.dataBytes += data.length;
+      this.stats.dataBytesInRepo += sizeInRepo;
+    } else {
+      this.stats.treeBlobs++;
+      this.stats.treeBytes += data.length;
+      this.stats.treeBytesInRepo += sizeInRepo;
+    }
+    return { id, known: false, sizeInRepo };
+  }
+
+  /** Finishes open packs, waits for every upload, writes the remaining index. Returns the index files written. */
+  async flush(): Promise<readonly Id[]> {
+    for (const type of ['tree', 'data'] as const) {
+      const packer = this.packers[type];
+      if (packer.count > 0) {
+        this.packers[type] = new Packer(type);
+        await this.startUpload(packer);
+      }
+    }
+    while (this.uploads.size > 0) await Promise.allSettled([...this.uploads]);
+    this.throwIfFailed();
+    return this.indexWriter.flush();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async startUpload(packer: Packer): Promise<void> {
+    while (this.uploads.size >= this.uploadConcurrency) {
+      await Promise.race(this.uploads);
+      this.throwIfFailed();
+    }
+    const pack = packer.finish(this.options.key);
+    const upload = this.upload(pack).catch((err: unknown) => {
+      if (this.failure === undefined) this.failure = err;
+    });
+    const tracked = upload.finally(() => this.uploads.delete(tracked));
+    this.uploads.add(tracked);
+  }
+
+  private async upload(pack: FinishedPack): Promise<void> {
+    if (this.options.verify !== false) await verifyPack(this.options.key, pack);
+    await this.options.backend.write('pack', pack.id, pack.bytes);
+    this.options.index.addPack(pack.id, pack.blobs);
+    this.indexWriter.addPack(pack.id, pack.blobs);
+    this.stats.packs++;
+    this.stats.packBytes += pack.bytes.length;
+    this.options.onPackStored?.({ id: pack.id, type: pack.type, size: pack.bytes.length, blobs: pack.blobs.length });
+  }
+}

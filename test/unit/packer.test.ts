@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../src/backend/memory.js';
+import { decompress } from '../../src/compression/index.js';
+import { generateMasterKey, open, sha256 } from '../../src/crypto/index.js';
+import { idFromBytes } from '../../src/format/id.js';
+import { parseIndexFile } from '../../src/index/index-file.js';
+import { MasterIndex } from '../../src/index/master-index.js';
+import { parsePackHeader, HEADER_LENGTH_SIZE } from '../../src/pack/header.js';
+import { Packer, verifyPack, MIB } from '../../src/pack/packer.js';
+import { BlobSaver, blobCompression, checkPackSize } from '../../src/repository/blob-saver.js';
+import { IndexWriter } from '../../src/repository/index-writer.js';
+import { seal } from '../../src/crypto/index.js';
+import { isResticError } from '../../src/errors.js';
+
+function readPack(key: ReturnType<typeof generateMasterKey>, bytes: Uint8Array, id: string) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hl = view.getUint32(bytes.length - HEADER_LENGTH_SIZE, true);
+  const header = open(key, bytes.subarray(bytes.length - 4 - hl, bytes.length - 4), 'header');
+  return parsePackHeader(header, id);
+}
+
+function setup(repoVersion = 2, extra: Partial<ConstructorParameters<typeof BlobSaver>[0]> = {}) {
+  const backend = new MemoryBackend();
+  const key = generateMasterKey();
+  const index = new MasterIndex();
+  const indexFiles: Uint8Array[] = [];
+  const saver = new BlobSaver({
+    backend,
+    key,
+    repoVersion,
+    index,
+    saveIndexFile: async (json) => {
+      indexFiles.push(json);
+      return idFromBytes(sha256(json));
+    },
+    ...extra,
+  });
+  return { backend, key, index, indexFiles, saver };
+}
+
+async function packsOf(backend: MemoryBackend) {
+  const out: { name: string; bytes: Uint8Array }[] = [];
+  for await (const f of backend.list('pack')) out.push({ name: f.name, bytes: await backend.read('pack', f.name) });
+  return out;
+}
+
+describe('Packer', () => {
+  it('assembles blobs, an encrypted header and its length; the name is the SHA-256', async () => {
+    const key = generateMasterKey();
+    const p = new Packer('data');
+    const a = new Uint8Array([1, 2, 3]);
+    const b = new Uint8Array(0);
+    p.add(idFromBytes(sha256(a)), seal(key, a), 0, 3);
+    p.add(idFromBytes(sha256(b)), seal(key, b), 0, 0);
+    expect(p.size).toBe(35 + 32 + 2 * 37 + 36);
+    const pack = p.finish(key);
+    expect(pack.bytes.length).toBe(p.size);
+    expect(pack.id).toBe(idFromBytes(sha256(pack.bytes)));
+    const header = readPack(key, pack.bytes, pack.id);
+    expect(header).toEqual(pack.blobs);
+    expect(header[1].offset).toBe(35);
+    await verifyPack(key, pack);
+  });
+
+  it('verifyPack detects a flipped byte', async () => {
+    const key = generateMasterKey();
+    const p = new Packer('tree');
+    const a = new TextEncoder().encode('{"nodes":[]}\n');
+    p.add(idFromBytes(sha256(a)), seal(key, a), 0, a.length);
+    const pack = p.finish(key);
+    pack.bytes[20] ^= 1;
+    pack.id = idFromBytes(sha256(pack.bytes));
+    await expect(verifyPack(key, pack)).rejects.toSatisfy((e) => isResticError(e, 'CORRUPT') || isResticError(e, 'MAC_FAILED'));
+  });
+});
+
+describe('blobCompression', () => {
+  it('follows restic: v1 never, empty never, off leaves only data uncompressed', () => {
+    expect(blobCompression(1, 'auto', 'data', 10)).toBeNull();
+    expect(blobCompression(2, 'auto', 'data', 0)).toBeNull();
+    expect(blobCompression(2, 'off', 'data', 10)).toBeNull();
+    expect(blobCompression(2, 'off', 'tree', 10)).toBe('auto');
+    expect(blobCompression(2, 'max', 'data', 10)).toBe('max');
+  });
+  it('checks the pack size range', () => {
+    expect(() => checkPackSize(3 * MIB)).toThrow(/between 4 and 128 MiB/);
+    expect(() => checkPackSize(129 * MIB)).toThrow(/between 4 and 128 MiB/);
+    expect(checkPackSize(4 * MIB)).toBe(4 * MIB);
+  });
+});
+
+describe('BlobSaver', () => {
+  it('stores, deduplicates, separates data and tree, indexes after upload', async () => {
+    const { backend, key, index, indexFiles, saver } = setup();
+    const data = new Uint8Array(1000).fill(7);
+    const r1 = await saver.saveBlob('data', data);
+    const r2 = await saver.saveBlob('data', data);
+    const r3 = await saver.saveBlob('tree', data);
+    const r4 = await saver.saveBlob('data', new Uint8Array(0));
+    expect(r1.known).toBe(false);
+    expect(r2.known).toBe(true);
+    expect(r3.known).toBe(false);
+    expect(r3.id).toBe(r1.id);
+    expect(r4.known).toBe(false);
+    expect(index.has('data', r1.id)).toBe(false); // not stored yet
+    expect(index.hasOrPending('data', r1.id)).toBe(true);
+    await saver.flush();
+    expect(index.has('data', r1.id)).toBe(true);
+    expect(index.has('tree', r3.id)).toBe(true);
+    const packs = await packsOf(backend);
+    expect(packs).toHaveLength(2);
+    for (const p of packs) {
+      const header = readPack(key, p.bytes, p.name);
+      expect(new Set(header.map((b) => b.type)).size).toBe(1);
+      for (const b of header) {
+        const payload = open(key, p.bytes.subarray(b.offset, b.offset + b.length), 'blob');
+        const plain = b.uncompressedLength ? await decompress(payload, b.uncompressedLength) : payload;
+        expect(idFromBytes(sha256(plain))).toBe(b.id);
+        if (b.id === r4.id) expect(b.uncompressedLength).toBe(0);
+        else expect(b.uncompressedLength).toBe(1000);
+      }
+    }
+    expect(indexFiles).toHaveLength(1);
+    const parsed = parseIndexFile(indexFiles[0], '0'.repeat(64));
+    expect(parsed.packs.map((p) => p.id).sort()).toEqual(packs.map((p) => p.name).sort());
+    expect(saver.stats.dataBlobs).toBe(2);
+    expect(saver.stats.treeBlobs).toBe(1);
+  });
+
+  it('never compresses in v1 and leaves data uncompressed with off', async () => {
+    for (const [version, mode, expectData, expectTree] of [
+      [1, 'auto', 0, 0],
+      [2, 'off', 0, 1],
+    ] as const) {
+      const { backend, key, saver } = setup(version, { compression: mode });
+      await saver.saveBlob('data', new Uint8Array(500).fill(1));
+      await saver.saveBlob('tree', new Uint8Array(500).fill(2));
+      await saver.flush();
+      for (const p of await packsOf(backend)) {
+        for (const b of readPack(key, p.bytes, p.name)) {
+          expect(b.uncompressedLength !== 0 ? 1 : 0).toBe(b.type === 'data' ? expectData : expectTree);
+        }
+      }
+    }
+  });
+
+  it('finishes packs at the target size and writes index files at the blob threshold', async () => {
+    const { backend, saver, indexFiles } = setup(2, { compression: 'off', packSize: 4 * MIB, index_: { maxBlobs: 3 } });
+    const chunk = 1024 * 1024;
+    for (let i = 0; i < 10; i++) {
+      const d = new Uint8Array(chunk);
+      d[0] = i;
+      d[1] = 99;
+      await saver.saveBlob('data', d);
+    }
+    await saver.flush();
+    const packs = await packsOf(backend);
+    expect(packs.length).toBe(3); // 4 + 4 + 2 blobs
+    for (const p of packs) expect(p.bytes.length).toBeLessThan(5 * MIB);
+    // 3 packs of ≥ 3 blobs, the 2-blob pack goes at flush.
+    expect(indexFiles.length).toBe(3);
+  });
+
+  it('dry run stores nothing', async () => {
+    const { backend, saver, indexFiles } = setup(2, { dryRun: true });
+    await saver.saveBlob('data', new Uint8Array(10));
+    await saver.flush();
+    expect(await packsOf(backend)).toHaveLength(0);
+    expect(indexFiles).toHaveLength(0);
+  });
+
+  it('reports an upload failure from flush', async () => {
+    const { backend, saver } = setup();
+    backend.write = async () => {
+      throw new Error('disk full');
+    };
+    await saver.saveBlob('data', new Uint8Array(10));
+    await expect(saver.flush()).rejects.toThrow(/disk full/);
+  });
+});
+
+describe('IndexWriter', () => {
+  it('writes after the age threshold', async () => {
+    let t = 0;
+    const saved: number[] = [];
+    const w = new IndexWriter(async (j) => {
+      saved.push(j.length);
+      return '0'.repeat(64);
+    }, { now: () => t });
+    w.addPack('1'.repeat(64), [{ type: 'data', id: '2'.repeat(64), offset: 0, length: 40, uncompressedLength: 0 }]);
+    expect(saved).toHaveLength(0);
+    t = 11 * 60 * 1000;
+    w.addPack('3'.repeat(64), [{ type: 'data', id: '4'.repeat(64), offset: 0, length: 40, uncompressedLength: 0 }]);
+    await w.flush();
+    expect(saved).toHaveLength(1);
+  });
+});
