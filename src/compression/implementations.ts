@@ -1,0 +1,139 @@
+/**
+ * The zstd implementations this runtime may have, each detected without failing when absent:
+ *
+ * - `node:zlib`  — zstd built into Node ≥ 22.15 (native, honours levels, bounded output).
+ * - `native`     — @mongodb-js/zstd 1.2.x (a prebuilt Rust/N-API binary installed as an npm
+ *                  platform package). Fast, but its compress ignores the level argument
+ *                  (verified: identical output for levels 1 to 19) and writes frames without
+ *                  Frame_Content_Size.
+ * - `wasm`       — @bokuweb/zstd-wasm (zstd compiled to WebAssembly). Honours levels; its
+ *                  one-shot decompress writes into a buffer of a fixed capacity, which gives an
+ *                  exact bound on output.
+ */
+import { createRequire } from 'node:module';
+import * as zlib from 'node:zlib';
+
+const require = createRequire(import.meta.url);
+
+export interface ZstdImplementation {
+  readonly name: 'node:zlib' | 'native' | 'wasm';
+  /** Whether `level` changes the output (false for @mongodb-js/zstd 1.2). */
+  readonly honoursLevel: boolean;
+  compress(data: Uint8Array, level: number): Promise<Uint8Array>;
+  /** Decompresses every frame. Output is limited to `maxOutput` bytes when the implementation can enforce it. */
+  decompress(data: Uint8Array, maxOutput?: number): Promise<Uint8Array>;
+  /** Whether `decompress` enforces `maxOutput` itself. */
+  readonly boundsOutput: boolean;
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toUint8(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+// --- node:zlib (Node >= 22.15) ------------------------------------------------------------------
+
+type ZlibCallback = (err: Error | null, result: Buffer) => void;
+interface ZlibZstd {
+  zstdCompress(buf: Buffer, options: { params: Record<number, number> }, cb: ZlibCallback): void;
+  zstdDecompress(buf: Buffer, options: { maxOutputLength?: number }, cb: ZlibCallback): void;
+  constants: Record<string, number>;
+}
+
+function loadZlibZstd(): ZstdImplementation | undefined {
+  const z = zlib as unknown as Partial<ZlibZstd>;
+  if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || !z.constants) return undefined;
+  const levelParam = z.constants.ZSTD_c_compressionLevel;
+  const checksumParam = z.constants.ZSTD_c_checksumFlag;
+  if (levelParam === undefined) return undefined;
+  const zz = z as ZlibZstd;
+  return {
+    name: 'node:zlib',
+    honoursLevel: true,
+    boundsOutput: true,
+    compress(data, level) {
+      const params: Record<number, number> = { [levelParam]: level };
+      // restic writes frames without a content checksum; match it (the MAC already protects the data).
+      if (checksumParam !== undefined) params[checksumParam] = 0;
+      return new Promise((resolve, reject) => zz.zstdCompress(asBuffer(data), { params }, (err, out) => (err ? reject(err) : resolve(toUint8(out)))));
+    },
+    decompress(data, maxOutput) {
+      const options = maxOutput === undefined ? {} : { maxOutputLength: Math.max(1, maxOutput) };
+      return new Promise((resolve, reject) => zz.zstdDecompress(asBuffer(data), options, (err, out) => (err ? reject(err) : resolve(toUint8(out)))));
+    },
+  };
+}
+
+// --- @mongodb-js/zstd 1.2 (native) -------------------------------------------------------------
+
+interface MongoZstd {
+  compress(data: Buffer, level?: number): Promise<Buffer>;
+  decompress(data: Buffer): Promise<Buffer>;
+}
+
+function loadNative(): ZstdImplementation | undefined {
+  let mod: MongoZstd;
+  try {
+    mod = require('@mongodb-js/zstd') as MongoZstd;
+    if (typeof mod.compress !== 'function' || typeof mod.decompress !== 'function') return undefined;
+  } catch {
+    return undefined;
+  }
+  return {
+    name: 'native',
+    honoursLevel: false,
+    boundsOutput: false,
+    async compress(data, level) {
+      return toUint8(await mod.compress(asBuffer(data), level));
+    },
+    async decompress(data) {
+      return toUint8(await mod.decompress(asBuffer(data)));
+    },
+  };
+}
+
+// --- @bokuweb/zstd-wasm -------------------------------------------------------------------------
+
+interface WasmZstd {
+  init(): Promise<void>;
+  compress(buf: Uint8Array, level?: number): Uint8Array;
+  decompress(buf: Uint8Array, opts?: { defaultHeapSize?: number }): Uint8Array;
+}
+
+function loadWasm(): ZstdImplementation | undefined {
+  let mod: WasmZstd;
+  try {
+    mod = require('@bokuweb/zstd-wasm') as WasmZstd;
+    if (typeof mod.init !== 'function') return undefined;
+  } catch {
+    return undefined;
+  }
+  // Instantiated on first use: compress/decompress are async anyway, so importing stays cheap.
+  let ready: Promise<void> | undefined;
+  const init = (): Promise<void> => (ready ??= mod.init());
+  return {
+    name: 'wasm',
+    honoursLevel: true,
+    boundsOutput: true,
+    async compress(data, level) {
+      await init();
+      return mod.compress(data, level);
+    },
+    async decompress(data, maxOutput) {
+      await init();
+      // With a declared content size the library sizes the output itself; without one it needs
+      // a capacity, and zstd fails (rather than overrunning) when the output would not fit.
+      return mod.decompress(data, { defaultHeapSize: Math.max(1, maxOutput ?? 64 * 1024 * 1024) });
+    },
+  };
+}
+
+export const zlibZstd: ZstdImplementation | undefined = loadZlibZstd();
+export const nativeZstd: ZstdImplementation | undefined = loadNative();
+export const wasmZstd: ZstdImplementation | undefined = loadWasm();
+
+/** Every implementation present in this runtime, fastest first. */
+export const availableZstd: readonly ZstdImplementation[] = [zlibZstd, nativeZstd, wasmZstd].filter((x): x is ZstdImplementation => x !== undefined);
