@@ -1,0 +1,628 @@
+/**
+ * Tree blobs and their nodes, read and written byte-for-byte as restic does.
+ *
+ * A tree blob is `{"nodes":[<node>,…]}\n`; each node is Go's `json.Marshal` of restic's
+ * `Node` struct (field order and omitempty below). The name is `strconv.Quote`d before JSON
+ * encoding so it can hold any bytes; we keep it as raw bytes. Identical directories must give
+ * identical tree bytes, or restic and restic-ts stop deduplicating each other's trees.
+ *
+ * Round-trip rule: a node parsed from a tree remembers its source text. When it is written
+ * again unchanged but our canonical (current-Go) encoding differs from what was read (an older
+ * Go's escapes, `\ufffd` escapes of a lost symlink target, another writer's layout), the
+ * original text is reused, so re-encoding a tree never changes its ID by itself.
+ */
+import { ResticError } from '../errors.js';
+import { GoTime } from './gotime.js';
+import { parseId, shortId, type Id } from './id.js';
+import {
+  GoJsonObject,
+  JsonReader,
+  base64,
+  compareBytes,
+  compareGoStrings,
+  decodeBase64,
+  goCompactJson,
+  goJsonString,
+  goQuote,
+  goUnquote,
+  isValidUtf8,
+  setOwn,
+  utf8Bytes,
+  utf8Text,
+  wrapStackOverflow,
+  type GoJsonOptions,
+} from './json.js';
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
+
+export interface ExtendedAttribute {
+  name: string;
+  /** `null` is Go's nil slice (written as `null`); an empty array is written as `""`. */
+  value: Uint8Array | null;
+}
+
+/**
+ * One entry of a tree, mirroring restic's `Node`. Zero values (0, 0n, '', empty arrays) mean
+ * "not set" exactly where Go's omitempty omits them.
+ */
+export interface TreeNode {
+  /** Raw name bytes (may be any bytes except `/`, never empty in a valid tree). */
+  name: Uint8Array;
+  /** `name` decoded for display (invalid bytes → U+FFFD). Derived; never written. */
+  nameText: string;
+  /** Node type; unknown strings from foreign trees are kept as read. */
+  type: NodeType | (string & {});
+  /** Go os.FileMode bits (see goModeFromPosix); 0 is omitted. */
+  mode: number;
+  mtime: GoTime;
+  atime: GoTime;
+  ctime: GoTime;
+  /** uint32; always written. */
+  uid: number;
+  /** uint32; always written. */
+  gid: number;
+  user: string;
+  group: string;
+  inode: bigint;
+  deviceId: bigint;
+  size: bigint;
+  links: bigint;
+  /** Symlink target bytes (from `linktarget_raw` when present, else `linktarget`). */
+  linkTarget: Uint8Array;
+  extendedAttributes: ExtendedAttribute[];
+  /** key → raw JSON text of the value (compacted on write; keys written sorted). */
+  genericAttributes: Record<string, string>;
+  /** st_rdev of device nodes. */
+  device: bigint;
+  /** Data blob IDs of a file (`[]` when empty); `null` for every other type. */
+  content: Id[] | null;
+  /** Tree blob ID of a directory. */
+  subtree?: Id;
+  error: string;
+  /** Fields we do not know: key → raw JSON text. Written after the known fields. */
+  extra: Record<string, string>;
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+  /** Unknown top-level keys (raw JSON text); restic ignores them and never writes any. */
+  extra: Record<string, string>;
+}
+
+export const MAX_UINT32 = 0xffff_ffffn;
+export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
+
+export const ZERO_GO_TIME = GoTime.parse('0001-01-01T00:00:00Z');
+
+/** A node with Go zero values everywhere not given; `nameText` derived from `name`. */
+export function newNode(fields: Partial<Omit<TreeNode, 'nameText'>> & { name: Uint8Array | string; type: TreeNode['type'] }): TreeNode {
+  const name = typeof fields.name === 'string' ? utf8Bytes(fields.name) : fields.name;
+  const node: TreeNode = {
+    mode: 0,
+    mtime: ZERO_GO_TIME,
+    atime: ZERO_GO_TIME,
+    ctime: ZERO_GO_TIME,
+    uid: 0,
+    gid: 0,
+    user: '',
+    group: '',
+    inode: 0n,
+    deviceId: 0n,
+    size: 0n,
+    links: 0n,
+    linkTarget: new Uint8Array(0),
+    extendedAttributes: [],
+    genericAttributes: {},
+    device: 0n,
+    content: null,
+    error: '',
+    extra: {},
+    ...fields,
+    name,
+    nameText: utf8Text(name),
+  };
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go FileMode
+
+export const GoFileMode = {
+  Dir: 0x8000_0000,
+  Append: 0x4000_0000,
+  Exclusive: 0x2000_0000,
+  Temporary: 0x1000_0000,
+  Symlink: 0x0800_0000,
+  Device: 0x0400_0000,
+  NamedPipe: 0x0200_0000,
+  Socket: 0x0100_0000,
+  Setuid: 0x0080_0000,
+  Setgid: 0x0040_0000,
+  CharDevice: 0x0020_0000,
+  Sticky: 0x0010_0000,
+  Irregular: 0x0008_0000,
+  Perm: 0o777,
+} as const;
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+const S_IFLNK = 0o120000;
+const S_IFREG = 0o100000;
+const S_IFBLK = 0o060000;
+const S_IFDIR = 0o040000;
+const S_IFCHR = 0o020000;
+const S_IFIFO = 0o010000;
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_ISVTX = 0o1000;
+
+/**
+ * The Go FileMode restic stores for a POSIX `st_mode` (Go's fillFileStatFromSys, masked with
+ * restic's ModePerm|ModeType|ModeSetuid|ModeSetgid|ModeSticky).
+ */
+export function goModeFromPosix(stMode: number): number {
+  let m = stMode & 0o777;
+  switch (stMode & S_IFMT) {
+    case S_IFBLK:
+      m |= GoFileMode.Device;
+      break;
+    case S_IFCHR:
+      m |= GoFileMode.Device | GoFileMode.CharDevice;
+      break;
+    case S_IFDIR:
+      m |= GoFileMode.Dir;
+      break;
+    case S_IFIFO:
+      m |= GoFileMode.NamedPipe;
+      break;
+    case S_IFLNK:
+      m |= GoFileMode.Symlink;
+      break;
+    case S_IFSOCK:
+      m |= GoFileMode.Socket;
+      break;
+  }
+  if (stMode & S_ISGID) m |= GoFileMode.Setgid;
+  if (stMode & S_ISUID) m |= GoFileMode.Setuid;
+  if (stMode & S_ISVTX) m |= GoFileMode.Sticky;
+  return m >>> 0;
+}
+
+/** The POSIX `st_mode` (type and permission bits) for a Go FileMode. */
+export function posixFromGoMode(mode: number): number {
+  let m = mode & 0o777;
+  if (mode & GoFileMode.Dir) m |= S_IFDIR;
+  else if (mode & GoFileMode.Symlink) m |= S_IFLNK;
+  else if (mode & GoFileMode.Device) m |= mode & GoFileMode.CharDevice ? S_IFCHR : S_IFBLK;
+  else if (mode & GoFileMode.NamedPipe) m |= S_IFIFO;
+  else if (mode & GoFileMode.Socket) m |= S_IFSOCK;
+  else if (!(mode & GoFileMode.Irregular)) m |= S_IFREG;
+  if (mode & GoFileMode.Setuid) m |= S_ISUID;
+  if (mode & GoFileMode.Setgid) m |= S_ISGID;
+  if (mode & GoFileMode.Sticky) m |= S_ISVTX;
+  return m;
+}
+
+/** The node type restic records for a Go FileMode. */
+export function nodeTypeFromGoMode(mode: number): NodeType {
+  if (mode & GoFileMode.Dir) return 'dir';
+  if (mode & GoFileMode.Symlink) return 'symlink';
+  if (mode & GoFileMode.Device) return mode & GoFileMode.CharDevice ? 'chardev' : 'dev';
+  if (mode & GoFileMode.NamedPipe) return 'fifo';
+  if (mode & GoFileMode.Socket) return 'socket';
+  if (mode & GoFileMode.Irregular) return 'irregular';
+  return 'file';
+}
+
+/** Go's FileMode.String(), e.g. `drwxr-xr-x`, `Lrwxrwxrwx`, `-rw-r--r--` (restic's `ls -l`). */
+export function goFileModeString(mode: number): string {
+  const letters = 'dalTLDpSugct?';
+  let out = '';
+  for (let i = 0; i < letters.length; i++) {
+    if (mode & (2 ** (31 - i))) out += letters[i];
+  }
+  if (out === '') out = '-';
+  const rwx = 'rwxrwxrwx';
+  for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? rwx[i] : '-';
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+const NODE_FIELDS = [
+  'name',
+  'type',
+  'mode',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'user',
+  'group',
+  'inode',
+  'device_id',
+  'size',
+  'links',
+  'linktarget',
+  'linktarget_raw',
+  'extended_attributes',
+  'generic_attributes',
+  'device',
+  'content',
+  'subtree',
+  'error',
+] as const;
+type NodeField = (typeof NODE_FIELDS)[number];
+const NODE_FIELD_SET: ReadonlySet<string> = new Set(NODE_FIELDS);
+
+/** Go matches JSON keys to struct fields case-insensitively when there is no exact match. */
+export function matchField<T extends string>(key: string, known: ReadonlySet<string>): T | undefined {
+  if (known.has(key)) return key as T;
+  if (!/^[\x00-\x7f]*$/.test(key)) return undefined;
+  const lower = key.toLowerCase();
+  return known.has(lower) ? (lower as T) : undefined;
+}
+
+/** Source text of nodes parsed from a tree, for the round-trip rule (see file comment). */
+const nodeSources = new WeakMap<TreeNode, string>();
+
+function readStringField(r: JsonReader, field: string): string | undefined {
+  const kind = r.peek();
+  if (kind === 'null') {
+    r.readNull();
+    return undefined; // Go: null leaves the field unchanged
+  }
+  if (kind !== 'string') throw r.typeError(`field ${field}: expected a string, got ${kind}`);
+  return r.readString();
+}
+
+export function readTimeField(r: JsonReader, field: string): GoTime | undefined {
+  const s = readStringField(r, field);
+  if (s === undefined) return undefined;
+  try {
+    return GoTime.parse(s);
+  } catch {
+    throw r.typeError(`field ${field}: invalid timestamp ${JSON.stringify(s)}`);
+  }
+}
+
+export function readIdField(r: JsonReader, field: string): Id | undefined {
+  const s = readStringField(r, field);
+  if (s === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(s)) throw r.typeError(`field ${field}: invalid ID ${JSON.stringify(s)}`);
+  return parseId(s);
+}
+
+function readUint(r: JsonReader, field: string, max: bigint): bigint | undefined {
+  if (r.readNull()) return undefined;
+  return r.readUnsigned(field, max);
+}
+
+function readBytesField(r: JsonReader, field: string): Uint8Array | null {
+  const s = readStringField(r, field);
+  if (s === undefined) return null;
+  try {
+    return decodeBase64(s, `field ${field}`);
+  } catch {
+    throw r.typeError(`field ${field}: invalid base64`);
+  }
+}
+
+/** Reads one node object at the reader's position. */
+export function readNode(r: JsonReader): TreeNode {
+  if (r.peek() !== 'object') throw r.typeError(`node: expected an object, got ${r.peek()}`);
+  const start = r.pos;
+  const node = newNode({ name: new Uint8Array(0), type: '' });
+  let quotedName = '';
+  let linkTargetRaw: Uint8Array | null = null;
+  r.beginObject();
+  for (let key = r.nextKey(); key !== undefined; key = r.nextKey()) {
+    const field = matchField<NodeField>(key, NODE_FIELD_SET);
+    switch (field) {
+      case 'name':
+        quotedName = readStringField(r, 'name') ?? quotedName;
+        break;
+      case 'type':
+        node.type = readStringField(r, 'type') ?? node.type;
+        break;
+      case 'mode':
+        node.mode = Number(readUint(r, 'mode', MAX_UINT32) ?? node.mode);
+        break;
+      case 'mtime':
+        node.mtime = readTimeField(r, 'mtime') ?? node.mtime;
+        break;
+      case 'atime':
+        node.atime = readTimeField(r, 'atime') ?? node.atime;
+        break;
+      case 'ctime':
+        node.ctime = readTimeField(r, 'ctime') ?? node.ctime;
+        break;
+      case 'uid':
+        node.uid = Number(readUint(r, 'uid', MAX_UINT32) ?? node.uid);
+        break;
+      case 'gid':
+        node.gid = Number(readUint(r, 'gid', MAX_UINT32) ?? node.gid);
+        break;
+      case 'user':
+        node.user = readStringField(r, 'user') ?? node.user;
+        break;
+      case 'group':
+        node.group = readStringField(r, 'group') ?? node.group;
+        break;
+      case 'inode':
+        node.inode = readUint(r, 'inode', MAX_UINT64) ?? node.inode;
+        break;
+      case 'device_id':
+        node.deviceId = readUint(r, 'device_id', MAX_UINT64) ?? node.deviceId;
+        break;
+      case 'size':
+        node.size = readUint(r, 'size', MAX_UINT64) ?? node.size;
+        break;
+      case 'links':
+        node.links = readUint(r, 'links', MAX_UINT64) ?? node.links;
+        break;
+      case 'linktarget': {
+        const s = readStringField(r, 'linktarget');
+        if (s !== undefined) node.linkTarget = utf8Bytes(s);
+        break;
+      }
+      case 'linktarget_raw':
+        linkTargetRaw = readBytesField(r, 'linktarget_raw');
+        break;
+      case 'extended_attributes':
+        node.extendedAttributes = readExtendedAttributes(r);
+        break;
+      case 'generic_attributes':
+        node.genericAttributes = readGenericAttributes(r);
+        break;
+      case 'device':
+        node.device = readUint(r, 'device', MAX_UINT64) ?? node.device;
+        break;
+      case 'content':
+        node.content = readContent(r);
+        break;
+      case 'subtree':
+        node.subtree = readIdField(r, 'subtree');
+        if (node.subtree === undefined) delete node.subtree;
+        break;
+      case 'error':
+        node.error = readStringField(r, 'error') ?? node.error;
+        break;
+      default:
+        setOwn(node.extra, key, r.readRaw());
+    }
+  }
+  try {
+    node.name = goUnquote(quotedName);
+  } catch (err) {
+    throw r.typeError(`node name ${JSON.stringify(quotedName)} is not a valid Go-quoted string`);
+  }
+  node.nameText = utf8Text(node.name);
+  if (linkTargetRaw !== null) node.linkTarget = linkTargetRaw;
+  nodeSources.set(node, r.text.slice(start, r.pos));
+  return node;
+}
+
+function readExtendedAttributes(r: JsonReader): ExtendedAttribute[] {
+  if (r.readNull()) return [];
+  if (r.peek() !== 'array') throw r.typeError(`field extended_attributes: expected an array, got ${r.peek()}`);
+  const out: ExtendedAttribute[] = [];
+  r.beginArray();
+  while (r.nextElement()) {
+    if (r.readNull()) {
+      out.push({ name: '', value: null });
+      continue;
+    }
+    if (r.peek() !== 'object') throw r.typeError(`field extended_attributes: expected objects, got ${r.peek()}`);
+    const attr: ExtendedAttribute = { name: '', value: null };
+    r.beginObject();
+    for (let key = r.nextKey(); key !== undefined; key = r.nextKey()) {
+      const field = matchField(key, XATTR_FIELDS);
+      if (field === 'name') attr.name = readStringField(r, 'extended_attributes.name') ?? attr.name;
+      else if (field === 'value') attr.value = readBytesField(r, 'extended_attributes.value');
+      else r.skipValue(); // Go ignores unknown keys here, and so does our writer
+    }
+    out.push(attr);
+  }
+  return out;
+}
+const XATTR_FIELDS: ReadonlySet<string> = new Set(['name', 'value']);
+
+function readGenericAttributes(r: JsonReader): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (r.readNull()) return out;
+  if (r.peek() !== 'object') throw r.typeError(`field generic_attributes: expected an object, got ${r.peek()}`);
+  r.beginObject();
+  for (let key = r.nextKey(); key !== undefined; key = r.nextKey()) setOwn(out, key, r.readRaw());
+  return out;
+}
+
+function readContent(r: JsonReader): Id[] | null {
+  if (r.readNull()) return null;
+  if (r.peek() !== 'array') throw r.typeError(`field content: expected an array, got ${r.peek()}`);
+  const ids: Id[] = [];
+  r.beginArray();
+  while (r.nextElement()) {
+    const id = readIdField(r, 'content');
+    // Go decodes null into a zero ID; keep that as 64 zeros.
+    ids.push(id ?? '0'.repeat(64));
+  }
+  return ids;
+}
+
+function treeLabel(treeId?: Id): string {
+  return treeId === undefined ? 'tree' : `tree ${shortId(treeId)}`;
+}
+
+/**
+ * Parses a tree blob's plaintext. Unknown top-level keys are kept in `extra`; `nodes: null`
+ * gives no nodes. Bad JSON or a bad field throws CORRUPT naming the tree.
+ */
+export function parseTree(data: Uint8Array | string, treeId?: Id): Tree {
+  const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8');
+  const reader = new JsonReader(text, treeLabel(treeId));
+  try {
+    if (reader.peek() !== 'object') throw reader.typeError(`expected a JSON object, got ${reader.peek()}`);
+    let nodes: TreeNode[] = [];
+    const extra: Record<string, string> = {};
+    reader.beginObject();
+    for (let key = reader.nextKey(); key !== undefined; key = reader.nextKey()) {
+      if (matchField(key, TREE_FIELDS) === 'nodes') {
+        nodes = [];
+        if (reader.readNull()) continue;
+        if (reader.peek() !== 'array') throw reader.typeError(`field nodes: expected an array, got ${reader.peek()}`);
+        reader.beginArray();
+        while (reader.nextElement()) nodes.push(readNode(reader));
+      } else {
+        setOwn(extra, key, reader.readRaw());
+      }
+    }
+    reader.finish();
+    return { nodes, extra };
+  } catch (err) {
+    throw wrapStackOverflow(err, reader);
+  }
+}
+const TREE_FIELDS: ReadonlySet<string> = new Set(['nodes']);
+
+/** Parses a single node's JSON text (e.g. one element of a tree). */
+export function parseNode(text: string, what = 'node'): TreeNode {
+  const reader = new JsonReader(text, what);
+  try {
+    const node = readNode(reader);
+    reader.finish();
+    return node;
+  } catch (err) {
+    throw wrapStackOverflow(err, reader);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export interface EncodeTreeOptions extends GoJsonOptions {
+  /**
+   * Reuse a parsed node's source text when the node is unchanged but our canonical encoding
+   * differs (default true). Set false to get the pure canonical Go encoding.
+   */
+  reuseSource?: boolean;
+}
+
+/** Go's fixTime: years outside 0..9999 cannot be marshalled, so restic clamps them. */
+function fixTime(t: GoTime): GoTime {
+  const year = t.wall().year;
+  if (year < 0) return t.addDate(-year, 0, 0);
+  if (year > 9999) return t.addDate(-(year - 9999), 0, 0);
+  return t;
+}
+
+/** The canonical Go encoding of one node (no source reuse). */
+function encodeNodeCanonical(node: TreeNode, options: GoJsonOptions): string {
+  const o = new GoJsonObject(options);
+  o.raw('name', goJsonString(goQuote(node.name), options));
+  o.string('type', node.type);
+  o.number('mode', node.mode, true);
+  o.time('mtime', fixTime(node.mtime));
+  o.time('atime', fixTime(node.atime));
+  o.time('ctime', fixTime(node.ctime));
+  o.number('uid', node.uid);
+  o.number('gid', node.gid);
+  o.string('user', node.user, true);
+  o.string('group', node.group, true);
+  o.number('inode', node.inode, true);
+  o.number('device_id', node.deviceId, true);
+  o.number('size', node.size, true);
+  o.number('links', node.links, true);
+  if (node.linkTarget.length > 0) {
+    o.raw('linktarget', goJsonString(node.linkTarget, options));
+    // restic ≥ 0.16 keeps targets that are not valid UTF-8 exactly, next to the lossy string.
+    if (!isValidUtf8(node.linkTarget)) o.raw('linktarget_raw', '"' + base64(node.linkTarget) + '"');
+  }
+  if (node.extendedAttributes.length > 0) {
+    const attrs = node.extendedAttributes.map((a) => new GoJsonObject(options).string('name', a.name).bytes('value', a.value).toString());
+    o.raw('extended_attributes', '[' + attrs.join(',') + ']');
+  }
+  const genericKeys = Object.keys(node.genericAttributes);
+  if (genericKeys.length > 0) {
+    genericKeys.sort(compareGoStrings);
+    const g = new GoJsonObject(options);
+    for (const k of genericKeys) g.raw(k, goCompactJson(node.genericAttributes[k]));
+    o.raw('generic_attributes', g.toString());
+  }
+  o.number('device', node.device, true);
+  o.raw('content', node.content === null ? 'null' : '[' + node.content.map((id) => '"' + id + '"').join(',') + ']');
+  if (node.subtree !== undefined) o.raw('subtree', '"' + node.subtree + '"');
+  o.string('error', node.error, true);
+  o.extra(node.extra, NODE_FIELD_SET);
+  return o.toString();
+}
+
+/** One node's JSON as it goes into a tree blob. */
+export function encodeNode(node: TreeNode, options: EncodeTreeOptions = {}): string {
+  const canonical = encodeNodeCanonical(node, options);
+  if (options.reuseSource === false) return canonical;
+  const source = nodeSources.get(node);
+  if (source === undefined || source === canonical) return canonical;
+  // Differs: reuse the bytes we read if the node still holds exactly what they say.
+  return nodesEqual(parseNode(source), node) ? source : canonical;
+}
+
+/** Field-by-field equality (Go's Node.Equals plus the fields it skips: extra, raw values). */
+export function nodesEqual(a: TreeNode, b: TreeNode): boolean {
+  if (compareBytes(a.name, b.name) !== 0 || a.type !== b.type || a.mode !== b.mode) return false;
+  if (!timesIdentical(a.mtime, b.mtime) || !timesIdentical(a.atime, b.atime) || !timesIdentical(a.ctime, b.ctime)) return false;
+  if (a.uid !== b.uid || a.gid !== b.gid || a.user !== b.user || a.group !== b.group) return false;
+  if (a.inode !== b.inode || a.deviceId !== b.deviceId || a.size !== b.size || a.links !== b.links) return false;
+  if (compareBytes(a.linkTarget, b.linkTarget) !== 0 || a.device !== b.device || a.subtree !== b.subtree || a.error !== b.error) return false;
+  if ((a.content === null) !== (b.content === null)) return false;
+  if (a.content && b.content && (a.content.length !== b.content.length || a.content.some((id, i) => id !== b.content![i]))) return false;
+  if (a.extendedAttributes.length !== b.extendedAttributes.length) return false;
+  for (let i = 0; i < a.extendedAttributes.length; i++) {
+    const x = a.extendedAttributes[i];
+    const y = b.extendedAttributes[i];
+    if (x.name !== y.name || (x.value === null) !== (y.value === null)) return false;
+    if (x.value && y.value && compareBytes(x.value, y.value) !== 0) return false;
+  }
+  return rawMapsEqual(a.genericAttributes, b.genericAttributes) && rawMapsEqual(a.extra, b.extra);
+}
+
+function timesIdentical(a: GoTime, b: GoTime): boolean {
+  return a.unixSeconds === b.unixSeconds && a.nanos === b.nanos && a.offsetSeconds === b.offsetSeconds;
+}
+
+function rawMapsEqual(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && goCompactJson(a[k]) === goCompactJson(b[k]));
+}
+
+/**
+ * A tree blob exactly as restic writes it: `{"nodes":[…]}\n`, nodes sorted bytewise by raw
+ * name. Throws USAGE for an empty or duplicate name (restic's ErrTreeNotOrdered).
+ */
+export function encodeTree(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): Uint8Array {
+  return utf8Bytes(encodeTreeText(nodes, options));
+}
+
+/** As encodeTree, as a JS string (the blob is its UTF-8 encoding). */
+export function encodeTreeText(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): string {
+  let sorted = nodes;
+  for (let i = 1; i < nodes.length; i++) {
+    if (compareBytes(nodes[i - 1].name, nodes[i].name) >= 0) {
+      sorted = [...nodes].sort((a, b) => compareBytes(a.name, b.name));
+      break;
+    }
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const node = sorted[i];
+    if (node.name.length === 0) throw new ResticError('USAGE', 'tree node with an empty name');
+    if (i > 0 && compareBytes(sorted[i - 1].name, node.name) === 0) {
+      throw new ResticError('USAGE', `duplicate tree node name ${JSON.stringify(node.nameText)}`);
+    }
+    parts.push(encodeNode(node, options));
+  }
+  return '{"nodes":[' + parts.join(',') + ']}\n';
+}
