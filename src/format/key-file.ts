@@ -7,6 +7,7 @@
  */
 import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from './gotime.js';
+import { goJsonString } from './json.js';
 import {
   decodeMasterKey,
   encodeMasterKey,
@@ -177,12 +178,6 @@ export async function calibrateScrypt(options: CalibrateOptions = {}): Promise<S
   return { N, r, p };
 }
 
-/** Go's encoding/json string literal for the informational text fields (HTML-safe escapes, U+2028/9, invalid UTF-16 → U+FFFD). */
-function goJsonText(s: string): string {
-  const wellFormed = s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-  return JSON.stringify(wellFormed).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-}
-
 export interface CreateKeyFileOptions {
   /** scrypt parameters; calibrated like restic when omitted. */
   params?: ScryptParams;
@@ -196,8 +191,8 @@ export interface CreateKeyFileOptions {
 export function encodeKeyFile(key: KeyFile): Uint8Array {
   const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
   const text =
-    `{"created":${goJsonText(key.created)},"username":${goJsonText(key.username)},"hostname":${goJsonText(key.hostname)},` +
-    `"kdf":${goJsonText(key.kdf)},"N":${key.N},"r":${key.r},"p":${key.p},"salt":"${b64(key.salt)}","data":"${b64(key.data)}"}`;
+    `{"created":${goJsonString(key.created)},"username":${goJsonString(key.username)},"hostname":${goJsonString(key.hostname)},` +
+    `"kdf":${goJsonString(key.kdf)},"N":${key.N},"r":${key.r},"p":${key.p},"salt":"${b64(key.salt)}","data":"${b64(key.data)}"}`;
   return new TextEncoder().encode(text);
 }
 
