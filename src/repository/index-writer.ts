@@ -6,7 +6,11 @@
  * Callers add a pack only after the pack file is stored, so an index file never names a pack
  * that does not exist; writes are serialised so `flush` returns when every file is stored.
  */
-import type { Id } from '../format/id.js';
+import type { Backend } from '../backend/backend.js';
+import type { CompressionMode } from '../compression/index.js';
+import { seal, sha256, type MasterKey } from '../crypto/index.js';
+import { idFromBytes, type Id } from '../format/id.js';
+import { encodeUnpacked } from './unpacked.js';
 import type { PackedBlob } from '../pack/header.js';
 import { encodeIndexFile } from '../index/index-file.js';
 
@@ -78,4 +82,22 @@ export class IndexWriter {
       }
     });
   }
+}
+
+/** Where unpacked files (index, snapshot, lock) go and how they are sealed. */
+export interface UnpackedTarget {
+  backend: Backend;
+  masterKey: MasterKey;
+  config: { version: number };
+}
+
+/**
+ * Stores an unpacked file: v2 `0x02 || zstd(json)` (v1 raw), sealed with the master key,
+ * named by the SHA-256 of the stored bytes. Returns the file's ID.
+ */
+export async function saveUnpacked(target: UnpackedTarget, type: 'index' | 'snapshot' | 'lock', json: Uint8Array, mode: CompressionMode = 'auto'): Promise<Id> {
+  const sealed = seal(target.masterKey, await encodeUnpacked(json, target.config.version, mode));
+  const id = idFromBytes(sha256(sealed));
+  await target.backend.write(type, id, sealed);
+  return id;
 }

@@ -1,0 +1,26 @@
+/**
+ * The command registry. To add a command: create `src/cli/commands/<name>.ts` exporting a
+ * `Command`, import it here and add it to the list (one line each).
+ */
+import type { Command } from '../command.js';
+import { catCommand } from './cat.js';
+import { initCommand } from './init.js';
+import { unlockCommand } from './unlock.js';
+import { keyCommand } from './key.js';
+import { listCommand } from './list.js';
+import { snapshotsCommand } from './snapshots.js';
+import { versionCommand } from './version.js';
+
+export const COMMANDS: readonly Command[] = [
+  catCommand,
+  initCommand,
+  unlockCommand,
+  keyCommand,
+  listCommand,
+  snapshotsCommand,
+  versionCommand,
+];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
