@@ -102,6 +102,16 @@ describe('crypto layer against the real restic', () => {
     }
   });
 
+  it('restic compresses unpacked files in v2 even with --compression off (as encodeUnpacked does)', async () => {
+    const before = new Set(listDir(join(repo, 'snapshots')));
+    restic(['backup', '--repo', repo, '--compression', 'off', '--host', 'h1', join(tmp.path, 'src')]);
+    const added = listDir(join(repo, 'snapshots')).filter((n) => !before.has(n));
+    expect(added.length).toBe(1);
+    const plain = open(master, readRepoFile(repo, 'snapshots', added[0]!), 'snap');
+    expect(plain[0]).toBe(0x02);
+    expect((await encodeUnpacked(new TextEncoder().encode('{}'), 2, 'off'))[0]).toBe(0x02);
+  });
+
   it('restic reads unpacked files we encode (native and WebAssembly zstd frames)', () => {
     const [snapName] = listDir(join(repo, 'snapshots'));
     return (async () => {
@@ -116,7 +126,7 @@ describe('crypto layer against the real restic', () => {
         added.push(id);
       }
       const listed = JSON.parse(restic(['snapshots', '--json', '--repo', repo]).stdout) as { id: string; hostname: string }[];
-      expect(listed.map((s) => s.hostname).sort()).toEqual(['h1', 'ours-auto', 'ours-max']);
+      expect(listed.map((s) => s.hostname).sort()).toEqual(['h1', 'h1', 'ours-auto', 'ours-max']);
       expect(listed.map((s) => s.id)).toEqual(expect.arrayContaining(added));
       restic(['check', '--repo', repo]);
     })();
