@@ -3,6 +3,7 @@
  * as retry(limit(local | s3)). Retry sits outside the limit so a request waiting out its
  * back-off does not hold one of the connection slots.
  */
+import { ResticError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { LimitBackend, type LimitOptions } from './limit.js';
 import { LocalBackend } from './local.js';
@@ -64,4 +65,66 @@ export function innermostBackend(backend: Backend): Backend {
   let b = backend as Backend & { inner?: Backend };
   while (b.inner !== undefined) b = b.inner as Backend & { inner?: Backend };
   return b;
+}
+
+/**
+ * restic's extended options (`-o key=value`, repeatable) as BackendOptions. Supported:
+ * `s3.connections`, `s3.region`, `s3.bucket-lookup=auto|dns|path`, `s3.storage-class`,
+ * `s3.retries` (retries after the first attempt), `local.connections`, and ours:
+ * `s3.conditional-writes=auto|always|never`, `s3.connect-timeout` / `s3.idle-timeout`
+ * (seconds). Anything else is a USAGE error naming the option.
+ */
+export function parseExtendedOptions(pairs: readonly string[], base: BackendOptions = {}): BackendOptions {
+  const out: BackendOptions = { ...base, s3: { ...base.s3 } };
+  const s3 = out.s3!;
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+    const bad = (why: string) => new ResticError('USAGE', `invalid option -o ${pair}: ${why}`);
+    const positiveInt = () => {
+      if (!/^\d+$/.test(value) || Number(value) < 1) throw bad('want a positive whole number');
+      return Number(value);
+    };
+    const seconds = () => {
+      const n = Number(value);
+      if (value === '' || !Number.isFinite(n) || n <= 0) throw bad('want a number of seconds');
+      return Math.round(n * 1000);
+    };
+    switch (key) {
+      case 's3.connections':
+      case 'local.connections':
+        out.connections = positiveInt();
+        break;
+      case 's3.region':
+        if (value === '') throw bad('want a region name');
+        s3.region = value;
+        break;
+      case 's3.bucket-lookup':
+        if (value !== 'auto' && value !== 'dns' && value !== 'path') throw bad('want auto, dns or path');
+        s3.bucketLookup = value;
+        break;
+      case 's3.storage-class':
+        s3.storageClass = value === '' ? undefined : value;
+        break;
+      case 's3.retries': {
+        if (!/^\d+$/.test(value)) throw bad('want a whole number');
+        out.retry = { ...(out.retry || {}), maxAttempts: Number(value) + 1 };
+        break;
+      }
+      case 's3.conditional-writes':
+        if (value !== 'auto' && value !== 'always' && value !== 'never') throw bad('want auto, always or never');
+        s3.conditionalWrites = value;
+        break;
+      case 's3.connect-timeout':
+        s3.connectTimeoutMs = seconds();
+        break;
+      case 's3.idle-timeout':
+        s3.idleTimeoutMs = seconds();
+        break;
+      default:
+        throw bad(`unknown option "${key}" (restic-ts knows s3.connections, s3.region, s3.bucket-lookup, s3.storage-class, s3.retries, s3.conditional-writes, s3.connect-timeout, s3.idle-timeout, local.connections)`);
+    }
+  }
+  return out;
 }

@@ -419,14 +419,17 @@ export class S3Backend implements Backend {
     const name = errorName(err);
     const status = httpStatus(err);
     const code = systemCode(err);
-    const detail = `${name ?? code ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${(err as Error)?.message ?? String(err)}`;
+    const label = code !== undefined && (name === undefined || name === 'Error') ? code : (name ?? 'error');
+    const detail = `${label}${status ? ` (HTTP ${status})` : ''}: ${(err as Error)?.message ?? String(err)}`;
     const target = `${op} "${key}" in bucket "${this.bucket}" at ${this.endpointUrl}`;
     const options = { cause: err, file };
     if (name === 'NoSuchBucket') return this.bucketNotFound(err);
     if ((name !== undefined && AUTH_ERRORS.has(name)) || status === 403 || status === 401) {
       return new ResticError('BACKEND_AUTH', `S3 refused the credentials or permission to ${target}: ${detail}`, options);
     }
-    if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+    // Never connected within connectTimeoutMs: nobody answers there; final like a refusal.
+    const neverConnected = name === 'TimeoutError' && /establish a connection/i.test((err as Error)?.message ?? '');
+    if ((code !== undefined && UNREACHABLE_CODES.has(code)) || neverConnected) {
       return new ResticError('BACKEND_UNREACHABLE', `cannot reach S3 server ${this.endpointUrl} to ${op} "${key}": ${detail}`, options);
     }
     if ((code !== undefined && FLAKY_CODES.has(code)) || name === 'TimeoutError' || name === 'AbortError') {

@@ -73,3 +73,37 @@ describe('S3Backend key mapping (restic default layout)', () => {
     await b.close();
   });
 });
+
+describe('parseExtendedOptions (-o key=value)', () => {
+  it('maps restic options', async () => {
+    const { parseExtendedOptions } = await import('../../src/backend/open.js');
+    expect(
+      parseExtendedOptions(['s3.region=eu-west-1', 's3.bucket-lookup=dns', 's3.connections=8', 's3.storage-class=STANDARD_IA', 's3.retries=2', 's3.connect-timeout=1.5']),
+    ).toEqual({
+      connections: 8,
+      retry: { maxAttempts: 3 },
+      s3: { region: 'eu-west-1', bucketLookup: 'dns', storageClass: 'STANDARD_IA', connectTimeoutMs: 1500 },
+    });
+    expect(parseExtendedOptions(['local.connections=1']).connections).toBe(1);
+  });
+
+  it('rejects unknown options and bad values with USAGE', async () => {
+    const { parseExtendedOptions } = await import('../../src/backend/open.js');
+    for (const [pair, msg] of [
+      ['s3.bucket-lookup=virtual', /want auto, dns or path/],
+      ['s3.connections=0', /positive whole number/],
+      ['sftp.command=ssh', /unknown option "sftp.command"/],
+      ['s3.region=', /want a region name/],
+    ] as const) {
+      let caught: unknown;
+      try {
+        parseExtendedOptions([pair]);
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as { code?: string }).code).toBe('USAGE');
+      expect((caught as Error).message).toMatch(msg);
+      expect((caught as Error).message).toContain(pair);
+    }
+  });
+});
