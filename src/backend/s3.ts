@@ -413,8 +413,12 @@ export class S3Backend implements Backend {
     }
   }
 
-  /** Turns an SDK or network error into a ResticError that names endpoint, bucket and key. */
-  private mapError(err: unknown, op: string, key: string, file?: string): Error {
+  /**
+   * Turns an SDK or network error into a ResticError that names endpoint, bucket and key
+   * (TransientBackendError for what may pass). Public so views built on this backend's
+   * client (versioned reads) report errors the same way.
+   */
+  mapError(err: unknown, op: string, key: string, file?: string): Error {
     if (err instanceof ResticError) return err;
     const name = errorName(err);
     const status = httpStatus(err);

@@ -66,6 +66,17 @@ export async function startCephS3(options: CephS3Options = {}): Promise<CephS3> 
   if (missing.length > 0) {
     throw new Error(`the S3 test server needs Ceph, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed: ${cephInstallHint()}`);
   }
+  // One more try on failure: the free ports are picked before the daemons bind them, and
+  // another test run on the machine may take one in between.
+  try {
+    return await startOnce(options);
+  } catch (err) {
+    options.log?.(`ceph: start failed, trying once more with new ports: ${(err as Error).message.split('\n')[0]}`);
+    return await startOnce(options);
+  }
+}
+
+async function startOnce(options: CephS3Options): Promise<CephS3> {
   const t0 = Date.now();
   const log = options.log ?? (() => undefined);
   const accessKeyId = options.accessKeyId ?? 'testaccesskey';
