@@ -95,7 +95,7 @@ export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
 export const ZERO_GO_TIME = GoTime.parse('0001-01-01T00:00:00Z');
 
 /** A node with Go zero values everywhere not given; `nameText` derived from `name`. */
-export function newNode(fields: Partial<Omit<TreeNode, 'nameText'>> & { name: Uint8Array | string; type: TreeNode['type'] }): TreeNode {
+export function newNode(fields: Partial<Omit<TreeNode, 'nameText' | 'name'>> & { name: Uint8Array | string; type: TreeNode['type'] }): TreeNode {
   const name = typeof fields.name === 'string' ? utf8Bytes(fields.name) : fields.name;
   const node: TreeNode = {
     mode: 0,
