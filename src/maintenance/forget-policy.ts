@@ -10,6 +10,7 @@
  *
  * Only the decision lives here; grouping, loading and deleting belong to the forget command.
  */
+import { ResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import { Duration } from './duration.js';
 
@@ -73,6 +74,14 @@ export interface ApplyPolicyOptions {
    * neither exists (a count of -1 keeps nothing and the oldest snapshot gets no special case).
    */
   compat?: 'master' | '0.14';
+  /**
+   * The IANA time zone restic would run in (Go's `Local`, from `TZ`); default: this process's
+   * zone. It matters for one thing only: Go parses a snapshot time whose numeric offset is the
+   * one `Local` has at that instant *into* `Local`, so the keep-within cut (AddDate from the
+   * newest snapshot) follows that zone's daylight-saving rules rather than the fixed offset.
+   * restic 0.14 in TZ=Europe/Berlin and in TZ=UTC decide differently on the same repository.
+   */
+  timeZone?: string;
 }
 
 const COUNT_RULES = [
@@ -138,15 +147,69 @@ const GO_ZERO_TIME = GoTime.parse('0001-01-01T00:00:00Z');
 
 const NANOS_PER_HOUR = 3_600_000_000_000n;
 
+/** Offset (seconds east of UTC) of an IANA zone at an instant, from the platform's tz database. */
+class ZoneOffsets {
+  private readonly format: Intl.DateTimeFormat;
+
+  constructor(readonly zone: string) {
+    try {
+      this.format = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        era: 'short',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
+    } catch (err) {
+      throw new ResticError('USAGE', `unknown time zone ${JSON.stringify(zone)}`, { cause: err });
+    }
+  }
+
+  /** Throws RangeError beyond the years JS dates hold. */
+  at(unixSeconds: number): number {
+    const fields: Record<string, string> = {};
+    for (const part of this.format.formatToParts(new Date(unixSeconds * 1000))) fields[part.type] = part.value;
+    let year = Number(fields.year);
+    if (fields.era === 'BC' || fields.era === 'B') year = 1 - year;
+    const wall = new Date(0);
+    wall.setUTCFullYear(year, Number(fields.month) - 1, Number(fields.day));
+    wall.setUTCHours(Number(fields.hour), Number(fields.minute), Number(fields.second), 0);
+    return wall.getTime() / 1000 - unixSeconds;
+  }
+}
+
+function processTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * Go's `t.AddDate` for a time as restic holds it after parsing: in `Local` when the time's
+ * numeric offset is the one the zone has at that instant (a `Z` time is always UTC),
+ * otherwise in a fixed zone with the written offset.
+ */
+function addDateAsGo(t: GoTime, years: number, months: number, days: number, local: ZoneOffsets): GoTime {
+  const fixed = t.addDate(years, months, days);
+  if (t.offsetSeconds === 0 || local.at(t.unixSeconds) !== t.offsetSeconds) return fixed;
+  // time.Date in a zone: read the wall clock as UTC, guess the offset there, and correct the
+  // guess once if the resulting instant lies in another zone period (Go's algorithm).
+  const wallAsUtc = fixed.unixSeconds + t.offsetSeconds;
+  const offset = local.at(wallAsUtc - local.at(wallAsUtc));
+  return new GoTime(wallAsUtc - offset, t.nanos, offset);
+}
+
 /**
  * restic's cut for `--keep-within*`: `latest.AddDate(-y, -m, -d).Add(-h hours)`; a snapshot is
  * within when its time is strictly after the cut. Returns 'all' when the cut lies before the
  * years JS can represent (every snapshot is within) and 'none' when it lies after them.
  */
-function withinCut(latest: GoTime, d: Duration): GoTime | 'all' | 'none' {
+function withinCut(latest: GoTime, d: Duration, local: ZoneOffsets): GoTime | 'all' | 'none' {
   let base: GoTime;
   try {
-    base = latest.addDate(-d.years, -d.months, -d.days);
+    base = addDateAsGo(latest, -d.years, -d.months, -d.days, local);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     // Beyond ±270 000 years: only the direction matters for real snapshot times.
@@ -218,6 +281,7 @@ export function applyPolicy<T extends PolicySnapshot>(
   options: ApplyPolicyOptions = {},
 ): PolicyResult<T> {
   const legacy = options.compat === '0.14';
+  const local = new ZoneOffsets(options.timeZone ?? processTimeZone());
   // Newest first; Array.prototype.sort is stable, as restic's sort.Stable.
   const list = [...snapshots].sort((a, b) => b.time.compare(a.time));
   const result: PolicyResult<T> = { keep: [], remove: [], reasons: [] };
@@ -238,13 +302,13 @@ export function applyPolicy<T extends PolicySnapshot>(
   const withinBuckets = WITHIN_RULES.filter(([key]) => isSet(policy[key])).map(([key, word]) => {
     const duration = policy[key] as Duration;
     return {
-      cut: withinCut(latest, duration),
+      cut: withinCut(latest, duration, local),
       bucket: BUCKETERS[word],
       lastValue: NO_BUCKET_YET,
       reason: `${word} within ${duration.toString()}`,
     };
   });
-  const withinCutAll = isSet(policy.within) ? withinCut(latest, policy.within) : undefined;
+  const withinCutAll = isSet(policy.within) ? withinCut(latest, policy.within, local) : undefined;
   const withinReason = isSet(policy.within) ? `within ${policy.within.toString()}` : '';
   const oldestNr = list.length - 1;
 

@@ -45,7 +45,7 @@ describe.skipIf(!present)("restic's forget-policy golden files", () => {
 
   it.each(GOLDEN_POLICIES.map((policy, n) => [n, policy] as const))('policy %i', (n, policy) => {
     const golden = JSON.parse(readFileSync(join(goldenDir, `policy_keep_snapshots_${n}`), 'utf8')) as GoldenFile;
-    const result = applyPolicy(GOLDEN_SNAPSHOTS, policy, GOLDEN_NOW);
+    const result = applyPolicy(GOLDEN_SNAPSHOTS, policy, GOLDEN_NOW, { timeZone: 'UTC' });
 
     expect(result.keep.map(describeSnapshot)).toEqual((golden.keep ?? []).map(describeSnapshot));
     expect(

@@ -61,6 +61,9 @@ const BACKUPS: [string, string, string[]][] = [
   ['2099-01-01 00:00:00', 'UTC', []], // in the future: not "latest" for keep-within
 ];
 
+/** A second group (host h2), written in Europe/Berlin: its keep-within cut depends on restic's TZ. */
+const BACKUPS_H2 = ['2024-07-01 10:00:00', '2024-01-01 10:30:00', '2024-01-01 09:30:00'];
+
 const d = (s: string): Duration => Duration.parse(s);
 
 /** restic flags and the same policy for applyPolicy. */
@@ -87,6 +90,7 @@ const POLICIES: [string[], ExpirePolicy][] = [
 let dir: { path: string; cleanup: () => void };
 let repo: string;
 let listed: ListedSnapshot[];
+let listedH2: ListedSnapshot[];
 /** restic's decision per policy (index into POLICIES), collected by the comparison test. */
 const resticKeeps = new Map<number, string[]>();
 
@@ -101,14 +105,23 @@ beforeAll(() => {
     const tagArgs = tags.flatMap((t) => ['--tag', t]);
     restic(['backup', '-q', '--time', time, '--host', 'h', ...tagArgs, 'src'], { repo, cwd: dir.path, env: { TZ: tz } });
   }
-  const json = JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as ResticSnapshotJson[];
-  listed = json.map((s) => ({ id: s.id, time: GoTime.parse(s.time), tags: s.tags }));
+  for (const time of BACKUPS_H2) {
+    restic(['backup', '-q', '--time', time, '--host', 'h2', 'src'], { repo, cwd: dir.path, env: { TZ: 'Europe/Berlin' } });
+  }
+  const list = (host: string) =>
+    (JSON.parse(restic(['snapshots', '--json', '--host', host], { repo }).stdout) as ResticSnapshotJson[]).map((s) => ({
+      id: s.id,
+      time: GoTime.parse(s.time),
+      tags: s.tags,
+    }));
+  listed = list('h');
+  listedH2 = list('h2');
 });
 
 afterAll(() => dir?.cleanup());
 
-function forgetJson(flags: string[]): ResticForgetGroup {
-  const out = restic(['forget', '--dry-run', '--json', ...flags], { repo, env: { TZ: 'UTC' } }).stdout;
+function forgetJson(flags: string[], host = 'h', tz = 'UTC'): ResticForgetGroup {
+  const out = restic(['forget', '--dry-run', '--json', '--host', host, ...flags], { repo, env: { TZ: tz } }).stdout;
   const groups = JSON.parse(out) as ResticForgetGroup[];
   expect(groups).toHaveLength(1);
   return groups[0];
@@ -126,7 +139,7 @@ describe('forget policy vs restic 0.14', () => {
   it.each(POLICIES.map(([flags, policy], n) => [flags, policy, n] as const))('restic forget %j decides as applyPolicy', (flags, policy, n) => {
     const group = forgetJson(flags);
     resticKeeps.set(n, (group.keep ?? []).map((s) => s.id));
-    const ours = applyPolicy(listed, policy, GoTime.now(), { compat: '0.14' });
+    const ours = applyPolicy(listed, policy, GoTime.now(), { compat: '0.14', timeZone: 'UTC' });
 
     expect(ours.keep.map((s) => s.id)).toEqual((group.keep ?? []).map((s) => s.id));
     expect(ours.remove.map((s) => s.id)).toEqual((group.remove ?? []).map((s) => s.id));
@@ -139,7 +152,7 @@ describe('forget policy vs restic 0.14', () => {
     );
 
     // restic ≥ 0.16 (our default) differs only by keeping the group's oldest snapshot more often.
-    const master = applyPolicy(listed, policy, GoTime.now());
+    const master = applyPolicy(listed, policy, GoTime.now(), { timeZone: 'UTC' });
     const oldest = [...listed].sort((a, b) => a.time.compare(b.time))[0];
     const masterIds = new Set(master.keep.map((s) => s.id));
     for (const s of ours.keep) expect(masterIds.has(s.id)).toBe(true);
@@ -154,19 +167,28 @@ describe('forget policy vs restic 0.14', () => {
     const inUtc = listed.map((s) => ({ ...s, time: s.time.withOffset(0) }));
     const offsetSensitive = POLICIES.filter(
       ([, policy], n) =>
-        applyPolicy(inUtc, policy, GoTime.now(), { compat: '0.14' }).keep.map((s) => s.id).join() !== resticKeeps.get(n)?.join(),
+        applyPolicy(inUtc, policy, GoTime.now(), { compat: '0.14', timeZone: 'UTC' }).keep.map((s) => s.id).join() !== resticKeeps.get(n)?.join(),
     );
     expect(offsetSensitive.length).toBeGreaterThanOrEqual(3);
     const masterDiffers = POLICIES.filter(
-      ([, policy], n) => applyPolicy(listed, policy, GoTime.now()).keep.map((s) => s.id).join() !== resticKeeps.get(n)?.join(),
+      ([, policy], n) => applyPolicy(listed, policy, GoTime.now(), { timeZone: 'UTC' }).keep.map((s) => s.id).join() !== resticKeeps.get(n)?.join(),
     );
     expect(masterDiffers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(['UTC', 'Europe/Berlin', 'America/New_York'])('keep-within follows the zone restic runs in (TZ=%s)', (tz) => {
+    const group = forgetJson(['--keep-within', '6m'], 'h2', tz);
+    const ours = applyPolicy(listedH2, { within: d('6m') }, GoTime.now(), { compat: '0.14', timeZone: tz });
+    expect(ours.keep.map((s) => s.id)).toEqual((group.keep ?? []).map((s) => s.id));
+    expect(ours.remove.map((s) => s.id)).toEqual((group.remove ?? []).map((s) => s.id));
+    // In Berlin, Go's AddDate crosses daylight saving time and drops 2024-01-01 09:30+01:00.
+    expect(ours.keep).toHaveLength(tz === 'Europe/Berlin' ? 2 : 3);
   });
 
   it('prints the policy as restic does', () => {
     for (const [flags, policy] of POLICIES) {
       if (flags.includes('-1')) continue; // 0.14 does not know "all latest"
-      const out = restic(['forget', '--dry-run', ...flags], { repo, env: { TZ: 'UTC' } }).stdout;
+      const out = restic(['forget', '--dry-run', '--host', 'h', ...flags], { repo, env: { TZ: 'UTC' } }).stdout;
       const line = out.split('\n').find((l) => l.startsWith('Applying Policy: '));
       expect(line).toBe(`Applying Policy: ${policyToString(policy)}`);
     }

@@ -22,12 +22,13 @@ function snaps(...times: string[]): Sn[] {
   return times.map((t, i) => ({ name: `s${i}`, time: GoTime.parse(t) }));
 }
 
-function keptTimes(list: PolicySnapshot[], policy: ExpirePolicy, now = NOW): string[] {
-  return applyPolicy(list, policy, now).keep.map((s) => s.time.toString());
+/** Run as restic would in TZ=UTC unless told otherwise (the zone only matters for keep-within). */
+function keptTimes(list: PolicySnapshot[], policy: ExpirePolicy, now = NOW, timeZone = 'UTC'): string[] {
+  return applyPolicy(list, policy, now, { timeZone }).keep.map((s) => s.time.toString());
 }
 
 describe('applyPolicy on restic’s golden inputs (expectations checked by hand against the golden files)', () => {
-  const run = (n: number) => applyPolicy(GOLDEN_SNAPSHOTS, GOLDEN_POLICIES[n], GOLDEN_NOW);
+  const run = (n: number) => applyPolicy(GOLDEN_SNAPSHOTS, GOLDEN_POLICIES[n], GOLDEN_NOW, { timeZone: 'UTC' });
 
   it('an empty policy keeps nothing (policy 0)', () => {
     const r = run(0);
@@ -152,6 +153,24 @@ describe('applyPolicy details', () => {
     // latest 2016-04-01T00:30+02:00 (= Mar 31 22:30 UTC): −1 month in +02:00 is Mar 1 00:30+02:00 = Feb 29 22:30Z.
     const list = snaps('2016-04-01T00:30:00+02:00', '2016-02-29T22:30:01Z', '2016-02-29T22:30:00Z');
     expect(keptTimes(list, { within: d('1m') })).toEqual(['2016-04-01T00:30:00+02:00', '2016-02-29T22:30:01Z']);
+  });
+
+  it('follows the daylight-saving rules of the zone restic runs in when the newest time has that zone’s offset', () => {
+    // Checked with restic 0.14: TZ=UTC keeps all three, TZ=Europe/Berlin removes the 09:30+01:00 one,
+    // because Go parses +02:00 in July into Local and AddDate(0,-6,0) lands on 10:00+01:00.
+    const list = snaps('2024-07-01T10:00:00+02:00', '2024-01-01T10:30:00+01:00', '2024-01-01T09:30:00+01:00');
+    expect(keptTimes(list, { within: d('6m') }, NOW, 'UTC')).toHaveLength(3);
+    expect(keptTimes(list, { within: d('6m') }, NOW, 'Europe/Berlin')).toEqual(['2024-07-01T10:00:00+02:00', '2024-01-01T10:30:00+01:00']);
+    // An offset the zone does not have at that instant stays a fixed zone.
+    expect(keptTimes(list, { within: d('6m') }, NOW, 'America/New_York')).toHaveLength(3);
+    // A wall clock in the spring-forward gap moves as Go's time.Date moves it (02:30 → 03:30+02:00).
+    const gap = snaps('2024-04-01T02:30:00+02:00', '2024-03-31T01:30:01Z', '2024-03-31T01:00:00Z');
+    expect(keptTimes(gap, { within: d('1d') }, NOW, 'Europe/Berlin')).toEqual(['2024-04-01T02:30:00+02:00', '2024-03-31T01:30:01Z']);
+    expect(keptTimes(gap, { within: d('1d') }, NOW, 'UTC')).toHaveLength(3);
+  });
+
+  it('refuses an unknown time zone', () => {
+    expect(() => applyPolicy([], { last: 1 }, NOW, { timeZone: 'Mars/Olympus' })).toThrow(/unknown time zone "Mars\/Olympus"/);
   });
 
   it('wraps the hours of a keep-within duration around int64 nanoseconds as Go does', () => {
