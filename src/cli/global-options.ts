@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ResticError } from '../errors.js';
+import { parseExtendedOptions, type BackendOptions } from '../backend/open.js';
 import type { FlagSpec, ParsedFlags } from './args.js';
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
@@ -110,12 +111,8 @@ export async function globalOptionsFrom(flags: ParsedFlags): Promise<GlobalOptio
   return options;
 }
 
-/** The `s3.*` extended options with the prefix removed, for the S3 backend. */
-export function backendOptionsFrom(options: GlobalOptions, scheme: string): Record<string, string> {
-  const prefix = `${scheme}.`;
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(options.extendedOptions)) {
-    if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
-  }
-  return out;
+/** Backend settings from the `-o` extended options (validated by the backend module). */
+export function backendOptionsFrom(options: GlobalOptions, env: Readonly<Record<string, string | undefined>>): BackendOptions {
+  const pairs = Object.entries(options.extendedOptions).map(([k, v]) => `${k}=${v}`);
+  return parseExtendedOptions(pairs, { env: { ...env } });
 }

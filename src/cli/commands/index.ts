@@ -3,6 +3,7 @@
  * `Command`, import it here and add it to the list (one line each).
  */
 import type { Command } from '../command.js';
+import { backupCommand } from './backup.js';
 import { catCommand } from './cat.js';
 import { initCommand } from './init.js';
 import { unlockCommand } from './unlock.js';
@@ -12,6 +13,7 @@ import { snapshotsCommand } from './snapshots.js';
 import { versionCommand } from './version.js';
 
 export const COMMANDS: readonly Command[] = [
+  backupCommand,
   catCommand,
   initCommand,
   unlockCommand,

@@ -1,0 +1,77 @@
+/**
+ * What a CLI command is: a descriptor with its flags and a `run(ctx)` that parses nothing
+ * itself, calls the library and prints through `ctx.out`. Commands live one per file in
+ * `src/cli/commands/` and are listed in `src/cli/commands/index.ts`.
+ */
+import type { Backend } from '../backend/backend.js';
+import type { Repository } from '../repository/repository.js';
+import type { FlagSpec, ParsedFlags } from './args.js';
+import type { GlobalOptions } from './global-options.js';
+import type { Output } from './output.js';
+
+export type LockMode = 'none' | 'shared' | 'exclusive';
+
+export interface OpenRepositoryOptions {
+  /**
+   * Lock to hold while the command runs (released by the framework afterwards). Ignored with
+   * `--no-lock`. Until a locker is registered (see `registerRepositoryLocker`) no lock is taken.
+   */
+  lock?: LockMode;
+}
+
+export interface CommandContext {
+  /** The command's own flags (global flags are in `global`). */
+  flags: ParsedFlags;
+  /** Arguments after the command name, flags removed. */
+  positionals: string[];
+  global: GlobalOptions;
+  out: Output;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  /** The backend named by -r / RESTIC_REPOSITORY (opened once, closed by the framework). */
+  openBackend(): Promise<Backend>;
+  /** Opens the repository with the password from the usual sources (closed by the framework). */
+  openRepository(options?: OpenRepositoryOptions): Promise<Repository>;
+  /** Reads a password from the usual sources (for `init`, `key add`'s new password …). */
+  readPassword(prompt: string): Promise<string>;
+  /** Runs after the command finishes (success or failure), in reverse order. */
+  onCleanup(fn: () => Promise<void> | void): void;
+}
+
+export interface Command {
+  /** `snapshots`, `cat`, … */
+  name: string;
+  /** One line for the command list in `--help`. */
+  summary: string;
+  /** Usage line after `restic-ts`, e.g. `snapshots [flags] [snapshotID ...]`. */
+  usage: string;
+  /** Flags of this command (global flags are always accepted too). */
+  flags: FlagSpec[];
+  /** Longer help text. */
+  help?: string;
+  /** Exit code, or nothing for 0. */
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+/** A held repository lock. */
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export type RepositoryLocker = (repo: Repository, exclusive: boolean, out: Output, signal: AbortSignal) => Promise<HeldLock>;
+
+let locker: RepositoryLocker | undefined;
+
+/**
+ * The lock module (write side) registers how to take a restic lock; until then commands run
+ * without one, as with `--no-lock`.
+ */
+export function registerRepositoryLocker(fn: RepositoryLocker): void {
+  locker = fn;
+}
+
+export function repositoryLocker(): RepositoryLocker | undefined {
+  return locker;
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env node
+/**
+ * The restic-ts command line: parses global flags, finds the command, runs it, and turns
+ * errors into restic-style `Fatal: …` lines and exit codes.
+ *
+ * `main()` takes its streams and environment as arguments so tests can run the CLI
+ * in-process; the bin entry at the bottom wires it to the real process.
+ */
+import { realpathSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { openBackend } from '../backend/open.js';
+import type { Backend } from '../backend/backend.js';
+import { ResticError, isResticError } from '../errors.js';
+import { Repository } from '../repository/repository.js';
+import { formatFlagHelp, parseArgs } from './args.js';
+import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
+import { repositoryLocker } from './command.js';
+import { COMMANDS, findCommand } from './commands/index.js';
+import { GLOBAL_FLAGS, backendOptionsFrom, globalOptionsFrom, type GlobalOptions } from './global-options.js';
+import { Output, type Sink } from './output.js';
+import { resolvePassword } from './password.js';
+
+export interface MainIO {
+  stdout?: Sink;
+  stderr?: Sink;
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+  /** Reads one line of password input (prompt on a terminal, or the first line of stdin). */
+  readLine?: (prompt: string) => Promise<string | undefined>;
+  signal?: AbortSignal;
+}
+
+/** Runs the CLI and returns the exit code. Never throws and never calls process.exit. */
+export async function main(argv: readonly string[], io: MainIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  let json = argv.includes('--json');
+  const cleanups: Array<() => Promise<void> | void> = [];
+  try {
+    // 1. Global flags before the command name, then the command name itself.
+    const head = parseArgs(argv, GLOBAL_FLAGS, { stopAtPositional: true });
+    const commandName = head.positionals[0];
+    if (commandName === undefined || commandName === 'help') {
+      const topic = commandName === 'help' ? head.rest.find((a) => !a.startsWith('-')) : undefined;
+      stdout.write(topic !== undefined ? commandHelp(requireCommand(topic)) : generalHelp());
+      return 0;
+    }
+    const command = requireCommand(commandName);
+
+    // 2. Everything else with the command's flags and the global ones (cobra accepts both anywhere).
+    const commandIndex = argv.length - head.rest.length - 1;
+    const rest = [...argv.slice(0, commandIndex), ...argv.slice(commandIndex + 1)];
+    const parsed = parseArgs(rest, [...GLOBAL_FLAGS, ...command.flags], { env });
+    const global = await globalOptionsFrom(parsed.flags);
+    json = global.json;
+    if (global.help) {
+      stdout.write(commandHelp(command));
+      return 0;
+    }
+
+    const out = new Output(stdout, stderr, { json: global.json, quiet: global.quiet, verbosity: global.verbosity });
+    const ctx = makeContext(parsed.flags, parsed.positionals, global, out, io, env, cleanups);
+    const code = await command.run(ctx);
+    return code ?? 0;
+  } catch (err) {
+    return reportError(err, stderr, json);
+  } finally {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        stderr.write(`Warning: cleanup failed: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}
+
+function requireCommand(name: string): Command {
+  const command = findCommand(name);
+  if (!command) throw new ResticError('USAGE', `unknown command "${name}" for "restic-ts" (run "restic-ts help" for the list)`);
+  return command;
+}
+
+function makeContext(
+  flags: CommandContext['flags'],
+  positionals: string[],
+  global: GlobalOptions,
+  out: Output,
+  io: MainIO,
+  env: Readonly<Record<string, string | undefined>>,
+  cleanups: Array<() => Promise<void> | void>,
+): CommandContext {
+  const signal = io.signal ?? new AbortController().signal;
+  const readLine = io.readLine ?? defaultReadLine(out);
+  let backendPromise: Promise<Backend> | undefined;
+  let repositoryPromise: Promise<Repository> | undefined;
+
+  const getBackend = (): Promise<Backend> => {
+    backendPromise ??= (async () => {
+      if (global.repository === undefined) {
+        throw new ResticError('USAGE', 'Please specify repository location (-r or --repository-file)');
+      }
+      const backend = await openBackend(global.repository, backendOptionsFrom(global, env));
+      cleanups.push(() => backend.close());
+      return backend;
+    })();
+    return backendPromise;
+  };
+
+  const readPassword = (prompt: string): Promise<string> => {
+    const sources: Parameters<typeof resolvePassword>[0] = {
+      env,
+      readLine: (p) => readLine(prompt || p),
+    };
+    if (global.passwordFile !== undefined) sources.passwordFile = global.passwordFile;
+    if (global.passwordCommand !== undefined) sources.passwordCommand = global.passwordCommand;
+    return resolvePassword(sources);
+  };
+
+  return {
+    flags,
+    positionals,
+    global,
+    out,
+    env,
+    cwd: io.cwd ?? process.cwd(),
+    signal,
+    openBackend: getBackend,
+    readPassword,
+    onCleanup: (fn) => {
+      cleanups.push(fn);
+    },
+    openRepository: (options: OpenRepositoryOptions = {}) => {
+      repositoryPromise ??= (async () => {
+        const backend = await getBackend();
+        const password = await readPassword('enter password for repository: ');
+        const openOptions: Parameters<typeof Repository.open>[0] = { backend, password };
+        if (global.keyHint !== undefined) openOptions.keyHint = global.keyHint;
+        const repo = await Repository.open(openOptions);
+        if (out.stdout.isTTY && !global.json) {
+          out.info(`repository ${repo.config.id.slice(0, 8)} opened (repository version ${repo.config.version}) successfully, password is correct`);
+        }
+        const lockMode = options.lock ?? 'none';
+        const locker = repositoryLocker();
+        if (lockMode !== 'none' && !global.noLock && locker) {
+          const held: HeldLock = await locker(repo, lockMode === 'exclusive', out, signal);
+          cleanups.push(() => held.release());
+        }
+        return repo;
+      })();
+      return repositoryPromise;
+    },
+  };
+}
+
+/** Prompts on a terminal (no echo), or reads the first line of piped stdin. */
+function defaultReadLine(out: Output): (prompt: string) => Promise<string | undefined> {
+  return async (prompt) => {
+    const stdin = process.stdin;
+    if (stdin.isTTY) {
+      out.stderr.write(prompt);
+      return readHidden();
+    }
+    const rl = createInterface({ input: stdin, terminal: false });
+    try {
+      for await (const line of rl) return line;
+      return undefined;
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+function readHidden(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    let value = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          process.stderr.write('\n');
+          resolve(value);
+          return;
+        }
+        if (ch === '\u0003') {
+          finish();
+          reject(new ResticError('INTERRUPTED', 'interrupted'));
+          return;
+        }
+        if (ch === '\u007f') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    const finish = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+    };
+    stdin.on('data', onData);
+  });
+}
+
+function reportError(err: unknown, stderr: Sink, json: boolean): number {
+  let code: number;
+  let message: string;
+  if (isResticError(err)) {
+    code = err.exitCode;
+    message = err.message;
+  } else {
+    code = 1;
+    message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  }
+  stderr.write(`Fatal: ${message}\n`);
+  if (json) {
+    const obj: Record<string, unknown> = { message_type: 'exit_error', code, message };
+    if (isResticError(err)) {
+      obj.error_code = err.code;
+      if (err.file !== undefined) obj.file = err.file;
+    }
+    stderr.write(JSON.stringify(obj) + '\n');
+  }
+  return code;
+}
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const list = [...COMMANDS]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
+    .join('\n');
+  return (
+    'restic-ts reads and writes restic repositories (a TypeScript implementation of the restic format).\n\n' +
+    'Usage:\n  restic-ts [command]\n\nAvailable Commands:\n' +
+    list +
+    '\n\nGlobal Flags:\n' +
+    formatFlagHelp(GLOBAL_FLAGS) +
+    '\n\nUse "restic-ts [command] --help" for more information about a command.\n'
+  );
+}
+
+function commandHelp(command: Command): string {
+  let text = `${command.summary}\n\n`;
+  if (command.help) text += command.help.trim() + '\n\n';
+  text += `Usage:\n  restic-ts ${command.usage}\n`;
+  if (command.flags.length > 0) text += `\nFlags:\n${formatFlagHelp(command.flags)}\n`;
+  text += `\nGlobal Flags:\n${formatFlagHelp(GLOBAL_FLAGS)}\n`;
+  return text;
+}
+
+/** True when this module is the process entry (bin `restic-ts` → dist/cli/main.js, possibly via a symlink). */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    controller.abort(new ResticError('INTERRUPTED', 'interrupted by signal'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), { signal: controller.signal }).then(
+    (code) => {
+      process.exitCode = interrupted && code !== 0 ? 130 : code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`Fatal: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

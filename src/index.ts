@@ -1,0 +1,44 @@
+/**
+ * restic-ts public API: re-exports only. See docs/ for examples.
+ *
+ *   import { openBackend, Repository } from 'restic-ts';
+ *   const repo = await Repository.open({ backend: await openBackend('/srv/repo'), password });
+ *   for (const { id, snapshot } of await repo.listSnapshots()) console.log(id, snapshot.time.toString());
+ */
+export { ErrorCodes, ResticError, exitCodeFor, isResticError, type ErrorCode, type ResticErrorOptions } from './errors.js';
+export { idFromBytes, idToBytes, isId, parseId, shortId, type Id } from './format/id.js';
+export { GoTime, type WallClock } from './format/gotime.js';
+
+// Storage
+export { FILE_TYPES, relativePath, type Backend, type ByteRange, type FileInfo, type FileType } from './backend/backend.js';
+export { openBackend, type BackendOptions, type S3Options } from './backend/open.js';
+export { parseLocation, type Location, type LocalLocation, type S3Location } from './backend/location.js';
+export { LocalBackend } from './backend/local.js';
+export { MemoryBackend } from './backend/memory.js';
+export { S3Backend } from './backend/s3.js';
+
+// Crypto and compression
+export { cryptoImplementation, setCryptoImplementation, type MasterKey } from './crypto/index.js';
+export { compressionImplementation, type CompressionMode } from './compression/index.js';
+
+// Format
+export { type Config } from './format/config.js';
+export { parseKeyFile, type KeyFile } from './format/key-file.js';
+export { encodeTree, parseTree, type NodeType, type Tree, type TreeNode } from './format/node.js';
+export { type BlobType, type PackedBlob } from './pack/header.js';
+export { MasterIndex, type BlobLocation, type IndexEntry, type IndexLoadProgress } from './index/master-index.js';
+
+// Repository
+export {
+  DEFAULT_MAX_KEYS,
+  Repository,
+  type FoundSnapshot,
+  type ListSnapshotsOptions,
+  type LoadIndexOptions,
+  type OpenProgress,
+  type RepositoryOpenOptions,
+  type SnapshotEntry,
+  type SnapshotListProgress,
+  type UnpackedFileType,
+} from './repository/repository.js';
+export { initRepository, type InitOptions, type InitResult } from './repository/init.js';
