@@ -109,11 +109,11 @@ export class GoTime {
   /** ISO 8601 week (Go's t.ISOWeek()). */
   isoWeek(): { year: number; week: number } {
     const w = this.wall();
-    const d = new Date(Date.UTC(w.year, w.month - 1, w.day));
+    const d = new Date(utcMs(w.year, w.month - 1, w.day, 0, 0, 0));
     const dayNum = (w.weekday + 6) % 7; // Monday = 0
     d.setUTCDate(d.getUTCDate() - dayNum + 3); // Thursday of this week decides the year
     const isoYear = d.getUTCFullYear();
-    const firstThursday = new Date(Date.UTC(isoYear, 0, 4));
+    const firstThursday = new Date(utcMs(isoYear, 0, 4, 0, 0, 0));
     const firstDayNum = (firstThursday.getUTCDay() + 6) % 7;
     firstThursday.setUTCDate(firstThursday.getUTCDate() - firstDayNum + 3);
     const week = 1 + Math.round((d.getTime() - firstThursday.getTime()) / (7 * 86400_000));
