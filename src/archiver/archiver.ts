@@ -1,0 +1,847 @@
+/**
+ * The backup pipeline: walk the sources, chunk and save file contents, build restic-identical
+ * tree blobs bottom-up, flush packs and index, then write the snapshot.
+ *
+ * Three kinds of source share the same machinery: the local file system (`backup`), a single
+ * stream such as stdin (`backupStream`), and a tree described as data (`backupTree`).
+ *
+ * Ordering guarantees (restic-format.md §1.4): a snapshot is written only after `flush` has
+ * stored every pack and the index files naming them, so an interrupted backup leaves at most
+ * unreferenced packs. Concurrency: up to `fileConcurrency` large files are read at once
+ * (restic reads 2), each with a few blobs being compressed/encrypted in parallel, and small
+ * files and metadata calls run with their own bounds. Memory stays bounded by those numbers
+ * times the chunk size, plus the packs in flight.
+ */
+import { promises as fs, type BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { hostname as osHostname, userInfo } from 'node:os';
+import path from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { MIN_CHUNK_SIZE } from '../chunker/chunker.js';
+import type { Polynomial } from '../chunker/polynomial.js';
+import type { CompressionMode } from '../compression/index.js';
+import type { MasterKey } from '../crypto/index.js';
+import { ResticError, isResticError } from '../errors.js';
+import { GoTime } from '../format/gotime.js';
+import type { Id } from '../format/id.js';
+import { encodeTree, newNode, nodesEqual, type Tree, type TreeNode } from '../format/node.js';
+import { encodeSnapshotBytes, type Snapshot, type SnapshotSummary } from '../format/snapshot.js';
+import type { MasterIndex } from '../index/master-index.js';
+import { BlobSaver, type BlobSaverStats } from '../repository/blob-saver.js';
+import { saveUnpacked } from '../repository/index-writer.js';
+import { ChunkAssembler, chunkBytes, chunkFile, chunkStream } from './chunk-reader.js';
+import { ExcludeFilter, type ExcludeOptions } from './excludes.js';
+import { nodeFromStats } from './fs-node.js';
+import { buildTargetTree, resolveTargets, type TargetTree } from './targets.js';
+import { SystemNameLookup, type NameLookup } from './users.js';
+
+export const PROGRAM_VERSION = 'restic-ts 0.1.0';
+
+/** What the archiver needs from an open repository (a `Repository` provides all of it). */
+export interface ArchiveRepository {
+  readonly backend: Backend;
+  readonly masterKey: MasterKey;
+  readonly config: { version: number; chunker_polynomial: Polynomial };
+  readonly index: MasterIndex;
+  loadTree(id: Id): Promise<Tree>;
+}
+
+export interface BackupItemError {
+  /** The path (or virtual path) concerned. */
+  item: string;
+  /** What was being done: `lstat`, `readdir`, `open`, `read`, `readlink`, `scan`. */
+  during: string;
+  error: Error;
+}
+
+export interface BackupProgress {
+  secondsElapsed: number;
+  /** Totals from the scanner (grow while it runs). */
+  totalFiles: number;
+  totalBytes: number;
+  filesDone: number;
+  bytesDone: number;
+  errors: number;
+  /** Files being read right now. */
+  currentFiles: string[];
+  scanFinished: boolean;
+}
+
+export interface BackupSummary {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
+  dataBlobs: number;
+  treeBlobs: number;
+  /** Uncompressed bytes of new blobs (restic's data_added). */
+  dataAdded: number;
+  /** Bytes the new blobs take in the repository (restic ≥ 0.17's data_added_packed). */
+  dataAddedPacked: number;
+  totalFilesProcessed: number;
+  totalBytesProcessed: number;
+  /** Seconds. */
+  totalDuration: number;
+  backupStart: GoTime;
+  backupEnd: GoTime;
+}
+
+export interface BackupResult {
+  /** Undefined on a dry run. */
+  snapshotId?: Id;
+  snapshot: Snapshot;
+  summary: BackupSummary;
+  /** Items that could not be read (the snapshot is then incomplete: exit code 3). */
+  errors: BackupItemError[];
+  parentId?: Id;
+  saver: BlobSaverStats;
+}
+
+export interface CommonBackupOptions {
+  repository: ArchiveRepository;
+  tags?: string[];
+  /** Default: the OS host name. */
+  hostname?: string;
+  /** Snapshot time; default now. */
+  time?: GoTime;
+  compression?: CompressionMode;
+  /** Target pack size in bytes. */
+  packSize?: number;
+  dryRun?: boolean;
+  /** Parent snapshot ID for change detection (`--parent`); `null` for none. Default: restic's choice. */
+  parent?: Id | null;
+  programVersion?: string;
+  onProgress?: (p: BackupProgress) => void;
+  onItemError?: (e: BackupItemError) => void;
+  /** How often `onProgress` is called (ms, default 1000 / 60 like restic's TTY at 60 fps → use 100). */
+  progressIntervalMs?: number;
+  signal?: AbortSignal;
+  /** Large files read at once (restic: 2). */
+  fileConcurrency?: number;
+  /** Blobs being compressed and encrypted at once per file. */
+  blobConcurrency?: number;
+  /** Packs uploading at once. */
+  uploadConcurrency?: number;
+  names?: NameLookup;
+}
+
+export interface FileSystemBackupOptions extends CommonBackupOptions, ExcludeOptions {
+  paths: string[];
+  /** `--exclude` patterns as given (recorded in the snapshot). */
+  excludes?: string[];
+  oneFileSystem?: boolean;
+  /** Re-read every file even if the parent snapshot says it is unchanged. */
+  force?: boolean;
+  ignoreInode?: boolean;
+  ignoreCtime?: boolean;
+}
+
+// -------------------------------------------------------------------------------------------
+// Small concurrency helper
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+  async with<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+function nameKey(name: Uint8Array): string {
+  return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Errors from the file system that make an item unreadable (not a repository failure). */
+function isSourceError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && !isResticError(err);
+}
+
+// -------------------------------------------------------------------------------------------
+// The archiver core, shared by all kinds of sources
+
+interface Counters {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
+  bytesProcessed: number;
+  filesDone: number;
+  bytesDone: number;
+  totalFiles: number;
+  totalBytes: number;
+  scanFinished: boolean;
+}
+
+class ArchiverCore {
+  readonly saver: BlobSaver;
+  readonly errors: BackupItemError[] = [];
+  readonly counters: Counters = {
+    filesNew: 0,
+    filesChanged: 0,
+    filesUnmodified: 0,
+    dirsNew: 0,
+    dirsChanged: 0,
+    dirsUnmodified: 0,
+    bytesProcessed: 0,
+    filesDone: 0,
+    bytesDone: 0,
+    totalFiles: 0,
+    totalBytes: 0,
+    scanFinished: false,
+  };
+  readonly current = new Set<string>();
+  readonly polynomial: Polynomial;
+  readonly largeFiles: Semaphore;
+  readonly smallFiles = new Semaphore(8);
+  readonly metadata = new Semaphore(16);
+  private readonly blobConcurrency: number;
+  private readonly assemblers: ChunkAssembler[] = [];
+  private readonly started = Date.now();
+  private timer?: NodeJS.Timeout;
+
+  constructor(readonly options: CommonBackupOptions) {
+    const repo = options.repository;
+    this.polynomial = repo.config.chunker_polynomial;
+    this.largeFiles = new Semaphore(Math.max(1, options.fileConcurrency ?? 2));
+    this.blobConcurrency = Math.max(1, options.blobConcurrency ?? 3);
+    this.saver = new BlobSaver({
+      backend: repo.backend,
+      key: repo.masterKey,
+      repoVersion: repo.config.version,
+      index: repo.index,
+      saveIndexFile: (json) => saveUnpacked(repo, 'index', json, options.compression ?? 'auto'),
+      compression: options.compression,
+      packSize: options.packSize,
+      uploadConcurrency: options.uploadConcurrency,
+      dryRun: options.dryRun,
+    });
+    if (options.onProgress) {
+      this.timer = setInterval(() => this.reportProgress(), options.progressIntervalMs ?? 1000);
+      this.timer.unref();
+    }
+  }
+
+  checkAborted(): void {
+    if (this.options.signal?.aborted) throw new ResticError('INTERRUPTED', 'backup interrupted');
+  }
+
+  reportProgress(): void {
+    const c = this.counters;
+    this.options.onProgress?.({
+      secondsElapsed: (Date.now() - this.started) / 1000,
+      totalFiles: c.totalFiles,
+      totalBytes: c.totalBytes,
+      filesDone: c.filesDone,
+      bytesDone: c.bytesDone,
+      errors: this.errors.length,
+      currentFiles: [...this.current],
+      scanFinished: c.scanFinished,
+    });
+  }
+
+  stopProgress(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  itemError(item: string, during: string, err: unknown): void {
+    const e: BackupItemError = { item, during, error: toError(err) };
+    this.errors.push(e);
+    this.options.onItemError?.(e);
+  }
+
+  private takeAssembler(): ChunkAssembler {
+    return this.assemblers.pop() ?? new ChunkAssembler(this.polynomial);
+  }
+
+  /**
+   * Saves a sequence of chunks as data blobs, keeping a few in flight, and returns the blob
+   * IDs in order. `onBytes` is told about progress.
+   */
+  async saveChunks(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onBytes?: (n: number) => void): Promise<{ ids: Id[]; size: number }> {
+    const ids: Id[] = [];
+    const inFlight: Promise<void>[] = [];
+    let size = 0;
+    let index = 0;
+    try {
+      for await (const chunk of chunks) {
+        this.checkAborted();
+        const slot = index++;
+        size += chunk.length;
+        const p = this.saver.saveBlob('data', chunk).then((r) => {
+          ids[slot] = r.id;
+          onBytes?.(chunk.length);
+        });
+        inFlight.push(p);
+        if (inFlight.length >= this.blobConcurrency) await inFlight.shift();
+      }
+    } finally {
+      // never leave a rejected promise unobserved
+      const results = await Promise.allSettled(inFlight);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    }
+    return { ids, size };
+  }
+
+  /** Chunks and saves an open file; closes nothing. */
+  async saveFileHandle(handle: FileHandle, sizeHint: number, item: string): Promise<{ ids: Id[]; size: number }> {
+    const large = sizeHint > MIN_CHUNK_SIZE;
+    let asm: ChunkAssembler | undefined;
+    const take = () => (asm = this.takeAssembler());
+    this.current.add(item);
+    try {
+      return await this.saveChunks(chunkFile(handle, sizeHint, this.polynomial, take), (n) => {
+        this.counters.bytesDone += n;
+      });
+    } finally {
+      this.current.delete(item);
+      if (asm && large) this.assemblers.push(asm);
+    }
+  }
+
+  /** Encodes and saves a tree; returns its ID. */
+  async saveTree(nodes: TreeNode[]): Promise<Id> {
+    const r = await this.saver.saveBlob('tree', encodeTree(nodes));
+    return r.id;
+  }
+
+  countDir(previous: TreeNode | undefined, current: TreeNode): void {
+    if (!previous) this.counters.dirsNew++;
+    else if (nodesEqual(previous, current)) this.counters.dirsUnmodified++;
+    else this.counters.dirsChanged++;
+  }
+
+  countFile(previous: TreeNode | undefined, unchanged: boolean, size: number): void {
+    if (unchanged) this.counters.filesUnmodified++;
+    else if (previous) this.counters.filesChanged++;
+    else this.counters.filesNew++;
+    this.counters.filesDone++;
+    this.counters.bytesProcessed += size;
+  }
+
+  /** Flushes packs and index, then writes the snapshot. */
+  async finish(snapshot: Omit<Snapshot, 'tree' | 'summary'>, root: Id, backupStart: GoTime): Promise<BackupResult> {
+    await this.saver.flush();
+    this.stopProgress();
+    const end = GoTime.now();
+    const c = this.counters;
+    const s = this.saver.stats;
+    const summary: BackupSummary = {
+      filesNew: c.filesNew,
+      filesChanged: c.filesChanged,
+      filesUnmodified: c.filesUnmodified,
+      dirsNew: c.dirsNew,
+      dirsChanged: c.dirsChanged,
+      dirsUnmodified: c.dirsUnmodified,
+      dataBlobs: s.dataBlobs,
+      treeBlobs: s.treeBlobs,
+      dataAdded: s.dataBytes + s.treeBytes,
+      dataAddedPacked: s.dataBytesInRepo + s.treeBytesInRepo,
+      totalFilesProcessed: c.filesNew + c.filesChanged + c.filesUnmodified,
+      totalBytesProcessed: c.bytesProcessed,
+      totalDuration: (Date.now() - this.started) / 1000,
+      backupStart,
+      backupEnd: end,
+    };
+    const snapshotSummary: SnapshotSummary = {
+      backupStart,
+      backupEnd: end,
+      filesNew: summary.filesNew,
+      filesChanged: summary.filesChanged,
+      filesUnmodified: summary.filesUnmodified,
+      dirsNew: summary.dirsNew,
+      dirsChanged: summary.dirsChanged,
+      dirsUnmodified: summary.dirsUnmodified,
+      dataBlobs: summary.dataBlobs,
+      treeBlobs: summary.treeBlobs,
+      dataAdded: BigInt(summary.dataAdded),
+      dataAddedPacked: BigInt(summary.dataAddedPacked),
+      totalFilesProcessed: summary.totalFilesProcessed,
+      totalBytesProcessed: BigInt(summary.totalBytesProcessed),
+    };
+    const full: Snapshot = { ...snapshot, tree: root, summary: snapshotSummary };
+    let snapshotId: Id | undefined;
+    if (!this.options.dryRun) {
+      snapshotId = await saveUnpacked(this.options.repository, 'snapshot', encodeSnapshotBytes(full), this.options.compression ?? 'auto');
+      full.id = snapshotId;
+    }
+    const result: BackupResult = { snapshot: full, summary, errors: this.errors, saver: s };
+    if (snapshotId) result.snapshotId = snapshotId;
+    if (snapshot.parent) result.parentId = snapshot.parent;
+    return result;
+  }
+}
+
+function currentUser(): { username: string; uid: number; gid: number } {
+  try {
+    const u = userInfo();
+    return { username: u.username, uid: u.uid, gid: u.gid };
+  } catch {
+    return { username: '', uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  }
+}
+
+function baseSnapshot(options: CommonBackupOptions, paths: string[], time: GoTime, parent: Id | undefined): Omit<Snapshot, 'tree' | 'summary'> {
+  const user = currentUser();
+  const sn: Omit<Snapshot, 'tree' | 'summary'> = {
+    time,
+    paths,
+    hostname: options.hostname ?? osHostname(),
+    username: user.username,
+    programVersion: options.programVersion ?? PROGRAM_VERSION,
+  };
+  if (user.uid > 0) sn.uid = user.uid;
+  if (user.gid > 0) sn.gid = user.gid;
+  if (parent) sn.parent = parent;
+  if (options.tags && options.tags.length > 0) sn.tags = [...options.tags];
+  return sn;
+}
+
+// -------------------------------------------------------------------------------------------
+// Parent snapshot
+
+/** restic's choice: `--parent`, else the latest snapshot of this host with the same paths (not newer than `time`). */
+export async function findParentSnapshot(
+  repo: ArchiveRepository & { listSnapshots(): Promise<{ id: Id; snapshot: Snapshot }[]> },
+  hostname: string,
+  paths: readonly string[],
+  time: GoTime,
+): Promise<{ id: Id; snapshot: Snapshot } | undefined> {
+  let best: { id: Id; snapshot: Snapshot } | undefined;
+  const want = [...paths].sort();
+  for (const entry of await repo.listSnapshots()) {
+    const sn = entry.snapshot;
+    if ((sn.hostname ?? '') !== hostname) continue;
+    if (sn.time.isAfter(time)) continue;
+    const have = new Set(sn.paths ?? []);
+    if (!want.every((p) => have.has(p))) continue;
+    if (!best || sn.time.compare(best.snapshot.time) >= 0) best = entry;
+  }
+  return best;
+}
+
+async function loadParentChildren(core: ArchiverCore, subtree: Id | undefined): Promise<Map<string, TreeNode> | undefined> {
+  if (!subtree) return undefined;
+  try {
+    const tree = await core.options.repository.loadTree(subtree);
+    const map = new Map<string, TreeNode>();
+    for (const n of tree.nodes) map.set(nameKey(n.name), n);
+    return map;
+  } catch {
+    // An unreadable parent only costs speed: everything is read again.
+    return undefined;
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// Local file system
+
+class FileSystemArchiver {
+  private readonly excludes: ExcludeFilter;
+  private readonly names: NameLookup;
+  private allowedDevices?: Set<bigint>;
+
+  constructor(
+    private readonly core: ArchiverCore,
+    private readonly options: FileSystemBackupOptions,
+  ) {
+    this.excludes = new ExcludeFilter(options);
+    this.names = options.names ?? new SystemNameLookup();
+  }
+
+  async setupOneFileSystem(targets: string[]): Promise<void> {
+    if (!this.options.oneFileSystem) return;
+    this.allowedDevices = new Set();
+    for (const t of targets) {
+      try {
+        this.allowedDevices.add((await fs.lstat(t, { bigint: true })).dev);
+      } catch {
+        // reported when the target itself is saved
+      }
+    }
+  }
+
+  /** The root tree for the target tree; returns its ID. */
+  async saveTargetTree(tree: TargetTree, previous: Map<string, TreeNode> | undefined): Promise<Id> {
+    const names = [...tree.children.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const nodes = await Promise.all(
+      names.map(async (name): Promise<TreeNode | undefined> => {
+        const child = tree.children.get(name)!;
+        const nameBytes = Buffer.from(name);
+        const prev = previous?.get(nameKey(nameBytes));
+        if (child.path !== undefined) {
+          const abs = path.resolve(child.path);
+          return this.saveItem(Buffer.from(abs), nameBytes, prev, abs, true);
+        }
+        const meta = path.resolve(child.metaPath!);
+        let st: BigIntStats;
+        try {
+          st = await fs.lstat(meta, { bigint: true });
+        } catch (err) {
+          if (!isSourceError(err)) throw err;
+          this.core.itemError(meta, 'lstat', err);
+          return undefined;
+        }
+        const node = nodeFromStats(nameBytes, st, this.names);
+        const prevChildren = prev?.type === 'dir' ? await loadParentChildren(this.core, prev.subtree) : undefined;
+        node.subtree = await this.saveTargetTree(child, prevChildren);
+        this.core.countDir(prev, node);
+        return node;
+      }),
+    );
+    return this.core.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  private fileUnchanged(prev: TreeNode | undefined, st: BigIntStats): boolean {
+    if (this.options.force || !prev || prev.type !== 'file' || prev.content === null) return false;
+    const mtime = GoTime.fromUnixNanos(st.mtimeNs);
+    if (prev.mtime.unixSeconds !== mtime.unixSeconds || prev.mtime.nanos !== mtime.nanos) return false;
+    if (!this.options.ignoreCtime) {
+      const ctime = GoTime.fromUnixNanos(st.ctimeNs);
+      if (prev.ctime.unixSeconds !== ctime.unixSeconds || prev.ctime.nanos !== ctime.nanos) return false;
+    }
+    if (!this.options.ignoreInode && prev.inode !== st.ino) return false;
+    if (prev.size !== st.size) return false;
+    // Reuse only content the repository (still) has.
+    const index = this.core.options.repository.index;
+    return prev.content.every((id) => index.has('data', id));
+  }
+
+  /**
+   * Saves one file-system item; returns its node, or undefined when excluded or unreadable.
+   * `display` is the path as reported in errors.
+   */
+  async saveItem(fsPath: Buffer, name: Uint8Array, prev: TreeNode | undefined, display: string, isTarget = false): Promise<TreeNode | undefined> {
+    this.core.checkAborted();
+    if (!isTarget && this.excludes.active && this.excludes.excludedByName(display)) return undefined;
+    let st: BigIntStats;
+    try {
+      st = await this.core.metadata.with(() => fs.lstat(fsPath, { bigint: true }));
+    } catch (err) {
+      if (!isSourceError(err)) throw err;
+      this.core.itemError(display, 'lstat', err);
+      return undefined;
+    }
+    const node = nodeFromStats(name, st, this.names);
+    if (!isTarget && this.excludes.excludedBySize(node.type === 'dir', Number(st.size))) return undefined;
+    if (this.allowedDevices && !isTarget && !this.allowedDevices.has(st.dev)) {
+      // --one-file-system: other file systems are left out (restic keeps only their mount point dir).
+      if (node.type !== 'dir') return undefined;
+      node.subtree = await this.core.saveTree([]);
+      this.core.countDir(prev, node);
+      return node;
+    }
+    switch (node.type) {
+      case 'dir':
+        return this.saveDir(fsPath, node, prev, display);
+      case 'file':
+        return this.saveFile(fsPath, node, st, prev, display);
+      case 'symlink':
+        try {
+          node.linkTarget = await fs.readlink(fsPath, { encoding: 'buffer' });
+        } catch (err) {
+          if (!isSourceError(err)) throw err;
+          this.core.itemError(display, 'readlink', err);
+          return undefined;
+        }
+        return node;
+      default:
+        return node;
+    }
+  }
+
+  private async saveDir(fsPath: Buffer, node: TreeNode, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
+    let entries: Buffer[];
+    try {
+      entries = await this.core.metadata.with(() => fs.readdir(fsPath, { encoding: 'buffer' }));
+    } catch (err) {
+      if (!isSourceError(err)) throw err;
+      this.core.itemError(display, 'readdir', err);
+      return undefined;
+    }
+    entries.sort(Buffer.compare);
+    const prevChildren = prev?.type === 'dir' ? await loadParentChildren(this.core, prev.subtree) : undefined;
+    const sep = Buffer.from('/');
+    const children = await Promise.all(
+      entries.map((entry) => {
+        const childPath = Buffer.concat([fsPath, sep, entry]);
+        const childDisplay = display === '/' ? '/' + entry.toString() : display + '/' + entry.toString();
+        return this.saveItem(childPath, entry, prevChildren?.get(nameKey(entry)), childDisplay);
+      }),
+    );
+    node.subtree = await this.core.saveTree(children.filter((n): n is TreeNode => n !== undefined));
+    this.core.countDir(prev, node);
+    return node;
+  }
+
+  private async saveFile(fsPath: Buffer, node: TreeNode, st: BigIntStats, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
+    const size = Number(st.size);
+    if (this.fileUnchanged(prev, st)) {
+      node.content = [...prev!.content!];
+      this.core.counters.bytesDone += size;
+      this.core.countFile(prev, true, size);
+      return node;
+    }
+    const sem = size > MIN_CHUNK_SIZE ? this.core.largeFiles : this.core.smallFiles;
+    return sem.with(async () => {
+      let handle: FileHandle;
+      try {
+        handle = await fs.open(fsPath, fs.constants?.O_RDONLY ?? 'r');
+      } catch (err) {
+        if (!isSourceError(err)) throw err;
+        this.core.itemError(display, 'open', err);
+        return undefined;
+      }
+      try {
+        const saved = await this.core.saveFileHandle(handle, size, display);
+        node.content = saved.ids;
+        this.core.countFile(prev, false, size);
+        return node;
+      } catch (err) {
+        if (!isSourceError(err)) throw err;
+        this.core.itemError(display, 'read', err);
+        return undefined;
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+    });
+  }
+
+  /** Counts files and bytes for progress totals (restic's scanner), without blocking the backup. */
+  async scan(targets: string[]): Promise<void> {
+    const c = this.core.counters;
+    const walk = async (p: string): Promise<void> => {
+      if (this.core.options.signal?.aborted) return;
+      let st;
+      try {
+        st = await fs.lstat(p);
+      } catch {
+        return;
+      }
+      if (st.isDirectory()) {
+        let names: string[];
+        try {
+          names = await fs.readdir(p);
+        } catch {
+          return;
+        }
+        for (const n of names) {
+          const child = p === '/' ? '/' + n : p + '/' + n;
+          if (this.excludes.active && this.excludes.excludedByName(child)) continue;
+          await walk(child);
+        }
+      } else if (st.isFile()) {
+        if (this.excludes.excludedBySize(false, st.size)) return;
+        c.totalFiles++;
+        c.totalBytes += st.size;
+      }
+    };
+    for (const t of targets) await walk(path.resolve(t));
+    c.scanFinished = true;
+  }
+}
+
+/** Backs up local paths and writes a snapshot (restic's `backup PATH...`). */
+export async function backup(options: FileSystemBackupOptions & { repository: ArchiveRepository & { listSnapshots(): Promise<{ id: Id; snapshot: Snapshot }[]> } }): Promise<BackupResult> {
+  if (options.paths.length === 0) throw new ResticError('USAGE', 'nothing to back up, please specify target files/dirs');
+  const backupStart = GoTime.now();
+  const time = options.time ?? backupStart;
+  const resolved = await resolveTargets(options.paths);
+  for (const t of resolved) {
+    try {
+      await fs.lstat(t);
+    } catch (err) {
+      throw new ResticError('IO', `backup target ${t} does not exist or cannot be accessed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const absPaths = options.paths.map((p) => path.resolve(p));
+  const hostname = options.hostname ?? osHostname();
+  let parentId: Id | undefined;
+  let parentTree: Id | undefined;
+  if (options.parent) {
+    parentId = options.parent;
+    const found = (await options.repository.listSnapshots()).find((e) => e.id === options.parent);
+    if (!found) throw new ResticError('SNAPSHOT_NOT_FOUND', `parent snapshot ${options.parent} not found`);
+    parentTree = found.snapshot.tree;
+  } else if (options.parent !== null && !options.force) {
+    const found = await findParentSnapshot(options.repository, hostname, absPaths, time);
+    if (found) {
+      parentId = found.id;
+      parentTree = found.snapshot.tree;
+    }
+  }
+  const core = new ArchiverCore(options);
+  try {
+    const fsa = new FileSystemArchiver(core, options);
+    await fsa.setupOneFileSystem(resolved);
+    const scan = options.onProgress ? fsa.scan(resolved).catch(() => undefined) : Promise.resolve();
+    const targetTree = await buildTargetTree(resolved);
+    const previous = await loadParentChildren(core, parentTree);
+    const root = await fsa.saveTargetTree(targetTree, previous);
+    await scan;
+    const sn = baseSnapshot({ ...options, hostname }, absPaths, time, parentId);
+    if (options.excludes && options.excludes.length > 0) sn.excludes = [...options.excludes];
+    const result = await core.finish(sn, root, backupStart);
+    core.reportProgress();
+    return result;
+  } finally {
+    core.stopProgress();
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// A single stream (stdin) or buffer as a file
+
+export interface StreamBackupOptions extends CommonBackupOptions {
+  /** File name inside the snapshot (restic's --stdin-filename, default `stdin`). */
+  filename?: string;
+  /** Go file mode of the file node (default 0644). */
+  mode?: number;
+}
+
+/** Backs up one stream (e.g. stdin) or buffer as a file at the snapshot root, as `restic backup --stdin`. */
+export async function backupStream(source: AsyncIterable<Uint8Array> | Uint8Array, options: StreamBackupOptions): Promise<BackupResult> {
+  const filename = options.filename ?? 'stdin';
+  if (filename === '' || filename.includes('/')) throw new ResticError('USAGE', `invalid stdin filename ${JSON.stringify(filename)}: must be a plain file name`);
+  const backupStart = GoTime.now();
+  const time = options.time ?? backupStart;
+  const core = new ArchiverCore(options);
+  try {
+    const chunks = source instanceof Uint8Array ? chunkBytes(source, core.polynomial) : chunkStream(source, core.polynomial);
+    core.current.add(filename);
+    const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n));
+    core.current.delete(filename);
+    const user = currentUser();
+    const node = newNode({
+      name: filename,
+      type: 'file',
+      mode: options.mode ?? 0o644,
+      mtime: time,
+      atime: time,
+      ctime: time,
+      uid: user.uid,
+      gid: user.gid,
+      size: BigInt(saved.size),
+      content: saved.ids,
+    });
+    core.countFile(undefined, false, saved.size);
+    const root = await core.saveTree([node]);
+    const sn = baseSnapshot(options, ['/' + filename], time, options.parent ?? undefined);
+    return await core.finish(sn, root, backupStart);
+  } finally {
+    core.stopProgress();
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// A tree given as data
+
+export interface VirtualMeta {
+  /** Go file mode permission/special bits (type bits are set from the entry type). Default 0644 / 0755. */
+  mode?: number;
+  mtime?: GoTime;
+  ctime?: GoTime;
+  atime?: GoTime;
+  uid?: number;
+  gid?: number;
+  user?: string;
+  group?: string;
+}
+
+export type VirtualEntry =
+  | ({ type: 'file'; content: Uint8Array | string | AsyncIterable<Uint8Array> | (() => AsyncIterable<Uint8Array>) } & VirtualMeta)
+  | ({ type: 'dir'; entries: Record<string, VirtualEntry> | Map<string | Uint8Array, VirtualEntry> } & VirtualMeta)
+  | ({ type: 'symlink'; target: string | Uint8Array } & VirtualMeta);
+
+export interface TreeBackupOptions extends CommonBackupOptions {
+  /** Snapshot `paths` (default `["/"]`). */
+  paths?: string[];
+}
+
+const GO_DIR = 0x8000_0000;
+const GO_SYMLINK = 0x0800_0000;
+
+/** Backs up a tree described as data: the root's entries become the snapshot's root tree. */
+export async function backupTree(root: Record<string, VirtualEntry> | Map<string | Uint8Array, VirtualEntry>, options: TreeBackupOptions): Promise<BackupResult> {
+  const backupStart = GoTime.now();
+  const time = options.time ?? backupStart;
+  const core = new ArchiverCore(options);
+  const saveEntries = async (entries: Record<string, VirtualEntry> | Map<string | Uint8Array, VirtualEntry>, where: string): Promise<Id> => {
+    const list: [Uint8Array, VirtualEntry][] =
+      entries instanceof Map
+        ? [...entries].map(([k, v]) => [typeof k === 'string' ? Buffer.from(k) : k, v])
+        : Object.entries(entries).map(([k, v]) => [Buffer.from(k), v]);
+    const nodes: TreeNode[] = [];
+    for (const [name, entry] of list) {
+      const display = where + '/' + Buffer.from(name).toString();
+      if (name.length === 0 || name.includes(0x2f)) throw new ResticError('USAGE', `invalid entry name ${JSON.stringify(display)}: must be non-empty without '/'`);
+      const mtime = entry.mtime ?? time;
+      const base = {
+        name,
+        mtime,
+        atime: entry.atime ?? mtime,
+        ctime: entry.ctime ?? mtime,
+        uid: entry.uid ?? 0,
+        gid: entry.gid ?? 0,
+        user: entry.user ?? '',
+        group: entry.group ?? '',
+      };
+      if (entry.type === 'dir') {
+        const subtree = await saveEntries(entry.entries, display);
+        const node = newNode({ ...base, type: 'dir', mode: (GO_DIR | (entry.mode ?? 0o755)) >>> 0, subtree });
+        core.countDir(undefined, node);
+        nodes.push(node);
+      } else if (entry.type === 'symlink') {
+        const target = typeof entry.target === 'string' ? Buffer.from(entry.target) : entry.target;
+        nodes.push(newNode({ ...base, type: 'symlink', mode: (GO_SYMLINK | (entry.mode ?? 0o777)) >>> 0, linkTarget: target, links: 1n }));
+      } else {
+        const c = entry.content;
+        const chunks =
+          typeof c === 'string'
+            ? chunkBytes(Buffer.from(c), core.polynomial)
+            : c instanceof Uint8Array
+              ? chunkBytes(c, core.polynomial)
+              : chunkStream(typeof c === 'function' ? c() : c, core.polynomial);
+        core.current.add(display);
+        const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n));
+        core.current.delete(display);
+        core.countFile(undefined, false, saved.size);
+        nodes.push(newNode({ ...base, type: 'file', mode: entry.mode ?? 0o644, size: BigInt(saved.size), links: 1n, content: saved.ids }));
+      }
+    }
+    return core.saveTree(nodes);
+  };
+  try {
+    const rootId = await saveEntries(root, '');
+    const sn = baseSnapshot(options, options.paths ?? ['/'], time, options.parent ?? undefined);
+    return await core.finish(sn, rootId, backupStart);
+  } finally {
+    core.stopProgress();
+  }
+}
