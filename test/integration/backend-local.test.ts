@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FILE_TYPES } from '../../src/backend/backend.js';
@@ -39,6 +39,19 @@ describe('LocalBackend on disk', () => {
     expect(readdirSync(join(root, 'data', id.slice(0, 2)))).toEqual([id]);
     await be.write('config', 'config', Buffer.from('c'));
     expect(statSync(join(root, 'config')).mode & 0o777).toBe(0o400);
+  });
+
+  it('follows a group-readable config with group modes, as restic does (files 0440, dirs 0770)', async () => {
+    const groupRoot = join(dir.path, 'group');
+    mkdirSync(groupRoot);
+    writeFileSync(join(groupRoot, 'config'), 'c', { mode: 0o440 });
+    chmodSync(join(groupRoot, 'config'), 0o440);
+    const grouped = new LocalBackend(groupRoot);
+    const data = randomBytes(10);
+    await grouped.write('pack', contentId(data), data);
+    expect(statSync(join(groupRoot, 'data', contentId(data).slice(0, 2), contentId(data))).mode & 0o777).toBe(0o440);
+    // mkdir is subject to the umask, for restic as for us.
+    expect(statSync(join(groupRoot, 'data', contentId(data).slice(0, 2))).mode & 0o777).toBe(0o770 & ~process.umask());
   });
 
   it('refuses create() over an existing repository', async () => {
