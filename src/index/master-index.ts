@@ -13,9 +13,9 @@
  */
 import { relativePath } from '../backend/backend.js';
 import { ResticError } from '../errors.js';
-import { ID_BYTES, isId, type Id } from '../format/id.js';
-import { headerEntrySize, PACK_OVERHEAD, type BlobType, type PackedBlob } from '../pack/header.js';
-import { parseIndexFile, type IndexFileContent } from './index-file.js';
+import { ID_BYTES, idFromBytes, isId, type Id } from '../format/id.js';
+import { COMPRESSED_ENTRY_SIZE, PACK_OVERHEAD, PLAIN_ENTRY_SIZE, type BlobType, type PackedBlob } from '../pack/header.js';
+import { scanIndexFile, type BlobBatch, type IndexFileContent } from './index-file.js';
 
 /** Where one copy of a blob is stored. */
 export interface BlobLocation {
@@ -194,11 +194,40 @@ export class MasterIndex {
     for (const blob of blobs) this.insert(pack, blob);
   }
 
+  /** Adds one pack from a scanner batch (see `scanIndexFile`). */
+  addPackBatch(packId: Id, batch: BlobBatch, sourceIndexFile?: Id): void {
+    if (!this.packScratch.load(packId)) throw new ResticError('FATAL', `master index: invalid pack ID ${JSON.stringify(packId)}`);
+    const { ordinal: pack, isNew } = this.packs.add(this.packScratch, packId);
+    if (isNew) this.initPack(pack);
+    if (sourceIndexFile !== undefined) this.notePackSource(pack, sourceIndexFile);
+    const words = new Uint32Array(batch.ids.buffer, batch.ids.byteOffset, batch.count * ID_WORDS);
+    for (let i = 0; i < batch.count; i++) {
+      this.insertRaw(pack, batch.types[i], words, i * ID_WORDS, batch.offsets[i], batch.lengths[i], batch.uncompressedLengths[i]);
+    }
+  }
+
   /** Adds every pack of a parsed index file and remembers the file. */
   addIndexFile(fileId: Id, content: IndexFileContent): void {
     this.noteIndexFile(fileId);
     if (content.legacy) this.legacyFiles.push(fileId.toLowerCase());
     for (const pack of content.packs) this.addPack(pack.id, pack.blobs, fileId);
+  }
+
+  /**
+   * Decodes an index file's plaintext JSON straight into the tables (no object per blob) and
+   * remembers the file. With `repositoryVersion: 1`, compressed entries are refused
+   * (UNSUPPORTED_VERSION) as restic does: version 1 has no compression. Returns the blob
+   * entries the file lists (before duplicate merging).
+   */
+  addIndexFileJson(fileId: Id, json: Uint8Array, options: { repositoryVersion?: number } = {}): number {
+    const refuseCompressed = options.repositoryVersion === 1;
+    const summary = scanIndexFile(json, fileId, (packId, batch) => {
+      if (refuseCompressed) refuseCompressedBatch(fileId, packId, batch);
+      this.addPackBatch(packId, batch, fileId);
+    });
+    this.noteIndexFile(fileId);
+    if (summary.legacy) this.legacyFiles.push(fileId.toLowerCase());
+    return summary.blobCount;
   }
 
   /** Every copy of the blob, in the order they were added; empty when unknown. */
@@ -348,40 +377,46 @@ export class MasterIndex {
     checkU32(blob.offset, 'offset', blob, this.packs.idAt(pack));
     checkU32(blob.length, 'length', blob, this.packs.idAt(pack));
     checkU32(blob.uncompressedLength, 'uncompressed length', blob, this.packs.idAt(pack));
-    const w = this.scratch.words;
+    this.insertRaw(pack, code, this.scratch.words, 0, blob.offset, blob.length, blob.uncompressedLength);
+  }
+
+  /** Inserts one entry whose ID is `words[base, base+8)`, unless an identical entry exists. */
+  private insertRaw(pack: number, code: number, words: Uint32Array, base: number, offset: number, length: number, rawLength: number): void {
     const mask = this.slots.length - 1;
-    let s = this.hash(w, 0, code) & mask;
+    let s = this.hash(words, base, code) & mask;
     for (; ; s = (s + 1) & mask) {
       const v = this.slots[s];
       if (v === NONE) break;
       const e = v - 1;
       if (
         this.packOf[e] === pack &&
-        this.offsets[e] === blob.offset &&
+        this.offsets[e] === offset &&
         this.types[e] === code &&
-        this.lengths[e] === blob.length &&
-        this.rawLengths[e] === blob.uncompressedLength &&
-        this.idEquals(e, w)
+        this.lengths[e] === length &&
+        this.rawLengths[e] === rawLength &&
+        this.idEquals(e, words, base)
       ) {
         return; // the same entry from another index file
       }
     }
     const e = this.count;
     if (e >= this.types.length) this.growEntries();
-    this.idWords.set(w, e * ID_WORDS);
+    const ids = this.idWords;
+    const to = e * ID_WORDS;
+    for (let k = 0; k < ID_WORDS; k++) ids[to + k] = words[base + k];
     this.types[e] = code;
     this.packOf[e] = pack;
-    this.offsets[e] = blob.offset;
-    this.lengths[e] = blob.length;
-    this.rawLengths[e] = blob.uncompressedLength;
+    this.offsets[e] = offset;
+    this.lengths[e] = length;
+    this.rawLengths[e] = rawLength;
     this.nextInPack[e] = this.packFirst[pack];
     this.packFirst[pack] = e + 1;
     this.packBlobCounts[pack]++;
-    this.packSizes[pack] += headerEntrySize(blob) + blob.length;
+    this.packSizes[pack] += (rawLength !== 0 ? COMPRESSED_ENTRY_SIZE : PLAIN_ENTRY_SIZE) + length;
     this.count = e + 1;
     if (this.count * 4 > this.slots.length * 3) this.rehash(this.slots.length * 2);
     else this.slots[s] = e + 1;
-    if (this.pending.size > 0) this.pending.delete(pendingKey(blob.type, blob.id));
+    if (this.pending.size > 0) this.pending.delete(pendingKey(TYPE_NAME[code], this.entryId(e)));
   }
 
   private findEntry(code: number, w: Uint32Array): number {
@@ -397,18 +432,18 @@ export class MasterIndex {
     return mix32(w[base] ^ this.seed ^ Math.imul(w[base + 1] ^ code, 0x9e37_79b1));
   }
 
-  private idEquals(e: number, w: Uint32Array): boolean {
+  private idEquals(e: number, w: Uint32Array, wb = 0): boolean {
     const base = e * ID_WORDS;
     const a = this.idWords;
     return (
-      a[base] === w[0] &&
-      a[base + 1] === w[1] &&
-      a[base + 2] === w[2] &&
-      a[base + 3] === w[3] &&
-      a[base + 4] === w[4] &&
-      a[base + 5] === w[5] &&
-      a[base + 6] === w[6] &&
-      a[base + 7] === w[7]
+      a[base] === w[wb] &&
+      a[base + 1] === w[wb + 1] &&
+      a[base + 2] === w[wb + 2] &&
+      a[base + 3] === w[wb + 3] &&
+      a[base + 4] === w[wb + 4] &&
+      a[base + 5] === w[wb + 5] &&
+      a[base + 6] === w[wb + 6] &&
+      a[base + 7] === w[wb + 7]
     );
   }
 
@@ -542,9 +577,8 @@ export async function loadMasterIndex(
     while (!failed && next < fileIds.length) {
       const fileId = fileIds[next++];
       try {
-        const content = parseIndexFile(await loadIndexFile(fileId), fileId);
-        if (options.repositoryVersion === 1) refuseCompressed(fileId, content);
-        index.addIndexFile(fileId, content);
+        const json = await loadIndexFile(fileId);
+        index.addIndexFileJson(fileId, json, { repositoryVersion: options.repositoryVersion });
       } catch (err) {
         failed = true;
         throw err;
@@ -560,17 +594,15 @@ export async function loadMasterIndex(
   return index;
 }
 
-function refuseCompressed(fileId: Id, content: IndexFileContent): void {
-  for (const pack of content.packs) {
-    for (const blob of pack.blobs) {
-      if (blob.uncompressedLength !== 0) {
-        const file = relativePath('index', fileId);
-        throw new ResticError(
-          'UNSUPPORTED_VERSION',
-          `${file}: index lists compressed blob ${blob.id} in pack ${pack.id}, a feature not supported by repository version 1`,
-          { file },
-        );
-      }
+function refuseCompressedBatch(fileId: Id, packId: Id, batch: BlobBatch): void {
+  for (let i = 0; i < batch.count; i++) {
+    if (batch.uncompressedLengths[i] !== 0) {
+      const file = relativePath('index', fileId);
+      throw new ResticError(
+        'UNSUPPORTED_VERSION',
+        `${file}: index lists a compressed blob (${idFromBytes(batch.ids, i * ID_BYTES)}) in pack ${packId}, a feature not supported by repository version 1`,
+        { file },
+      );
     }
   }
 }
