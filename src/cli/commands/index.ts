@@ -5,20 +5,26 @@
 import type { Command } from '../command.js';
 import { backupCommand } from './backup.js';
 import { catCommand } from './cat.js';
+import { forgetCommand } from './forget.js';
+import { pruneCommand } from './prune.js';
 import { initCommand } from './init.js';
 import { unlockCommand } from './unlock.js';
 import { keyCommand } from './key.js';
 import { listCommand } from './list.js';
+import { lsCommand } from './ls.js';
 import { snapshotsCommand } from './snapshots.js';
 import { versionCommand } from './version.js';
 
 export const COMMANDS: readonly Command[] = [
   backupCommand,
   catCommand,
+  forgetCommand,
+  pruneCommand,
   initCommand,
   unlockCommand,
   keyCommand,
   listCommand,
+  lsCommand,
   snapshotsCommand,
   versionCommand,
 ];
