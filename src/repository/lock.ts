@@ -71,12 +71,6 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-function describe(l: ExistingLock): string {
-  const { lock } = l;
-  const who = `${lock.username}@${lock.hostname}`;
-  return `lock ${shortId(l.id)} ${lock.exclusive ? 'exclusively ' : ''}held by PID ${lock.pid} on ${lock.hostname} by ${who} since ${lock.time.toString()}`;
-}
-
 /** Conflict rule: exclusive vs anything, shared vs exclusive. */
 export function conflicts(ours: boolean, theirs: Lock): boolean {
   return ours || theirs.exclusive;
@@ -209,9 +203,14 @@ async function tryAcquire(store: LockStore, options: LockOptions): Promise<Repos
 }
 
 function lockedError(l: ExistingLock): ResticError {
-  return new ResticError('LOCKED', `repository is already locked ${l.lock.exclusive ? 'exclusively ' : ''}by PID ${l.lock.pid} on ${l.lock.hostname} by ${l.lock.username} (UID ${l.lock.uid ?? 0}, GID ${l.lock.gid ?? 0})\nlock was created at ${l.lock.time.toString()}\nstorage ID ${shortId(l.id)}\n(${describe(l)})`, {
-    file: `locks/${l.id}`,
-  });
+  const { lock } = l;
+  const ago = Math.max(0, Number(GoTime.now().unixNanos - lock.time.unixNanos) / 1e9);
+  return new ResticError(
+    'LOCKED',
+    `repository is already locked ${lock.exclusive ? 'exclusively ' : ''}by PID ${lock.pid} on ${lock.hostname} by ${lock.username} (UID ${lock.uid ?? 0}, GID ${lock.gid ?? 0})\n` +
+      `lock was created at ${lock.time.toString()} (${ago.toFixed(1)}s ago)\nstorage ID ${shortId(l.id)}\nthe \`unlock\` command can be used to remove stale locks`,
+    { file: `locks/${l.id}` },
+  );
 }
 
 /** Takes a lock, retrying with back-off (5 s doubling to 60 s) while `retryForMs` lasts. */
