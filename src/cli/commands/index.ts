@@ -12,6 +12,7 @@ import { unlockCommand } from './unlock.js';
 import { keyCommand } from './key.js';
 import { listCommand } from './list.js';
 import { lsCommand } from './ls.js';
+import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
 import { versionCommand } from './version.js';
 
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   keyCommand,
   listCommand,
   lsCommand,
+  restoreCommand,
   snapshotsCommand,
   versionCommand,
 ];
