@@ -208,8 +208,7 @@ export class MasterIndex {
 
   /** Adds every pack of a parsed index file and remembers the file. */
   addIndexFile(fileId: Id, content: IndexFileContent): void {
-    this.noteIndexFile(fileId);
-    if (content.legacy) this.legacyFiles.push(fileId.toLowerCase());
+    if (this.noteIndexFile(fileId).isNew && content.legacy) this.legacyFiles.push(fileId.toLowerCase());
     for (const pack of content.packs) this.addPack(pack.id, pack.blobs, fileId);
   }
 
@@ -217,16 +216,17 @@ export class MasterIndex {
    * Decodes an index file's plaintext JSON straight into the tables (no object per blob) and
    * remembers the file. With `repositoryVersion: 1`, compressed entries are refused
    * (UNSUPPORTED_VERSION) as restic does: version 1 has no compression. Returns the blob
-   * entries the file lists (before duplicate merging).
+   * entries the file lists (before duplicate merging). On a CORRUPT file, the packs before
+   * the damage stay added (the loader discards the whole index on any error).
    */
   addIndexFileJson(fileId: Id, json: Uint8Array, options: { repositoryVersion?: number } = {}): number {
     const refuseCompressed = options.repositoryVersion === 1;
+    const isNewFile = this.noteIndexFile(fileId).isNew;
     const summary = scanIndexFile(json, fileId, (packId, batch) => {
       if (refuseCompressed) refuseCompressedBatch(fileId, packId, batch);
       this.addPackBatch(packId, batch, fileId);
     });
-    this.noteIndexFile(fileId);
-    if (summary.legacy) this.legacyFiles.push(fileId.toLowerCase());
+    if (isNewFile && summary.legacy) this.legacyFiles.push(fileId.toLowerCase());
     return summary.blobCount;
   }
 
@@ -491,14 +491,14 @@ export class MasterIndex {
     this.packSizes[pack] = PACK_OVERHEAD;
   }
 
-  private noteIndexFile(fileId: Id): number {
+  private noteIndexFile(fileId: Id): { ordinal: number; isNew: boolean } {
     const scratch = this.fileScratch;
     if (!isId(fileId) || !scratch.load(fileId)) throw new ResticError('FATAL', `master index: invalid index file ID ${JSON.stringify(fileId)}`);
-    return this.indexFiles.add(scratch, fileId).ordinal;
+    return this.indexFiles.add(scratch, fileId);
   }
 
   private notePackSource(pack: number, fileId: Id): void {
-    const file = this.noteIndexFile(fileId);
+    const file = this.noteIndexFile(fileId).ordinal;
     const first = this.packFirstIndexFile[pack];
     if (first < 0) {
       this.packFirstIndexFile[pack] = file;
