@@ -11,6 +11,7 @@ import { initCommand } from './init.js';
 import { unlockCommand } from './unlock.js';
 import { keyCommand } from './key.js';
 import { listCommand } from './list.js';
+import { dumpCommand } from './dump.js';
 import { lsCommand } from './ls.js';
 import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   unlockCommand,
   keyCommand,
   listCommand,
+  dumpCommand,
   lsCommand,
   restoreCommand,
   snapshotsCommand,
