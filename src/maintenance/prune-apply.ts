@@ -1,0 +1,262 @@
+/**
+ * Prune, part two: carrying out a plan in restic's crash-safe order.
+ *
+ * 1. Delete the unreferenced packs (no index names them, so nothing can need them).
+ * 2. Repack: read every needed blob out of the packs to repack (MAC, decompression and hash
+ *    checked; a damaged copy falls back to another copy), re-save it into new packs — always,
+ *    even though the old copy is still indexed — and write index files for the new packs.
+ *    A crash here leaves only duplicates.
+ * 3. Write new index files listing every pack that stays plus the new packs, then delete the
+ *    old index files. A crash between the two leaves packs listed twice (harmless), never a
+ *    pack listed nowhere that is needed.
+ * 4. Delete the repacked and unused packs. A crash here leaves unreferenced packs, which the
+ *    next prune removes in step 1.
+ *
+ * The index never names a deleted pack: a pack file is deleted only once no index file that
+ * lists it remains. The caller must hold an exclusive lock throughout.
+ */
+import { relativePath } from '../backend/backend.js';
+import { decompress, type CompressionMode } from '../compression/index.js';
+import { compress } from '../compression/index.js';
+import { open, seal, sha256 } from '../crypto/index.js';
+import { ResticError, isResticError } from '../errors.js';
+import { idFromBytes, shortId, type Id } from '../format/id.js';
+import { encodeIndexFile } from '../index/index-file.js';
+import type { BlobType, PackedBlob } from '../pack/header.js';
+import { DEFAULT_PACK_SIZE, Packer, verifyPack } from '../pack/packer.js';
+import { blobCompression } from '../repository/blob-saver.js';
+import { INDEX_MAX_BLOBS, IndexWriter, saveUnpacked } from '../repository/index-writer.js';
+import type { Repository } from '../repository/repository.js';
+import type { PrunePlan } from './prune.js';
+import { blobKey, parseBlobKey, type BlobKey } from './used-blobs.js';
+
+/** Points where prune has just finished one durable action (for progress, and crash tests). */
+export type PruneStep =
+  // announced before a phase starts
+  | 'deleting-unreferenced'
+  | 'repacking'
+  | 'writing-index'
+  | 'deleting-index'
+  | 'deleting-packs'
+  // done, durable
+  | 'unreferenced-pack-deleted'
+  | 'unreferenced-deleted'
+  | 'new-pack-written'
+  | 'repacked'
+  | 'index-file-written'
+  | 'index-written'
+  | 'old-index-file-deleted'
+  | 'old-index-deleted'
+  | 'pack-deleted'
+  | 'done';
+
+export interface ApplyPruneOptions {
+  /** Compression for repacked blobs (v2): default `auto`. */
+  compression?: CompressionMode;
+  /** Target size of the new packs (default 16 MiB). */
+  packSize?: number;
+  /**
+   * Called after each durable action, awaited before the next one. Progress reporting uses it;
+   * crash tests kill the process from it (see the prune command's test hook).
+   */
+  onStep?: (step: PruneStep, detail: { id?: Id }) => void | Promise<void>;
+}
+
+export interface PruneApplyResult {
+  deletedUnreferencedPacks: Id[];
+  repackedPacks: Id[];
+  newPacks: Id[];
+  /** Index files written for the new packs during the repack (deleted again in step 3). */
+  repackIndexFiles: Id[];
+  newIndexFiles: Id[];
+  deletedIndexFiles: Id[];
+  deletedPacks: Id[];
+  /** Deletions that failed (restic ignores them too; a later prune retries). */
+  failedDeletions: { file: string; error: string }[];
+}
+
+export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options: ApplyPruneOptions = {}): Promise<PruneApplyResult> {
+  const index = repo.index;
+  const step = async (s: PruneStep, id?: Id): Promise<void> => {
+    await options.onStep?.(s, id === undefined ? {} : { id });
+  };
+  const result: PruneApplyResult = {
+    deletedUnreferencedPacks: [],
+    repackedPacks: [],
+    newPacks: [],
+    repackIndexFiles: [],
+    newIndexFiles: [],
+    deletedIndexFiles: [],
+    deletedPacks: [],
+    failedDeletions: [],
+  };
+  const tryRemove = async (type: 'pack' | 'index', id: Id): Promise<boolean> => {
+    try {
+      await repo.backend.remove(type, id);
+      return true;
+    } catch (err) {
+      result.failedDeletions.push({ file: relativePath(type, id), error: (err as Error).message });
+      return false;
+    }
+  };
+
+  // 1. Unreferenced packs.
+  if (plan.removePacksFirst.size > 0) {
+    await step('deleting-unreferenced');
+    for (const id of plan.removePacksFirst.keys()) {
+      if (await tryRemove('pack', id)) {
+        result.deletedUnreferencedPacks.push(id);
+        await step('unreferenced-pack-deleted', id);
+      }
+    }
+    await step('unreferenced-deleted');
+  }
+
+  // 2. Repack.
+  const newPacks: { id: Id; blobs: PackedBlob[] }[] = [];
+  if (plan.repackPacks.size > 0) {
+    await step('repacking');
+    const repacked = await repack(repo, plan, options, async (pack) => {
+      newPacks.push(pack);
+      result.newPacks.push(pack.id);
+      await step('new-pack-written', pack.id);
+    });
+    result.repackIndexFiles = repacked.indexFiles;
+    result.repackedPacks = [...plan.repackPacks];
+    await step('repacked');
+  }
+
+  // 3. New index without the packs that go; then the old index files go.
+  const drop = new Set<Id>([...plan.removePacks, ...plan.repackPacks, ...plan.ignorePacks]);
+  if (drop.size > 0) {
+    await step('writing-index');
+    const oldIndexFiles = [...index.indexFileIds(), ...result.repackIndexFiles];
+    const keep: { id: Id; blobs: PackedBlob[] }[] = [];
+    for (const packId of index.packIds()) if (!drop.has(packId)) keep.push({ id: packId, blobs: index.blobsOfPack(packId) });
+    keep.push(...newPacks.filter((p) => !index.hasPack(p.id)));
+    let batch: { id: Id; blobs: PackedBlob[] }[] = [];
+    let batchBlobs = 0;
+    const writeBatch = async (): Promise<void> => {
+      const id = await saveUnpacked(repo, 'index', encodeIndexFile(batch), options.compression ?? 'auto');
+      result.newIndexFiles.push(id);
+      batch = [];
+      batchBlobs = 0;
+      await step('index-file-written', id);
+    };
+    for (const pack of keep) {
+      batch.push(pack);
+      batchBlobs += pack.blobs.length;
+      if (batchBlobs >= INDEX_MAX_BLOBS) await writeBatch();
+    }
+    if (batch.length > 0) await writeBatch();
+    await step('index-written');
+    await step('deleting-index');
+    const fresh = new Set(result.newIndexFiles);
+    for (const id of oldIndexFiles) {
+      if (fresh.has(id)) continue; // identical content, same name: it is the new file too
+      if (await tryRemove('index', id)) {
+        result.deletedIndexFiles.push(id);
+        await step('old-index-file-deleted', id);
+      }
+    }
+    await step('old-index-deleted');
+  }
+
+  // 4. Old packs.
+  if (plan.removePacks.size + plan.repackPacks.size > 0) await step('deleting-packs');
+  for (const id of [...plan.removePacks, ...plan.repackPacks]) {
+    if (await tryRemove('pack', id)) {
+      result.deletedPacks.push(id);
+      await step('pack-deleted', id);
+    }
+  }
+  await step('done');
+  return result;
+}
+
+/** Reads one blob out of an already loaded pack file; checks MAC, length and hash. */
+async function blobFromPack(repo: Repository, packId: Id, packBytes: Uint8Array, blob: PackedBlob): Promise<Uint8Array> {
+  const file = relativePath('pack', packId);
+  const what = `${file}: ${blob.type} blob ${blob.id}`;
+  if (blob.offset + blob.length > packBytes.length) {
+    throw new ResticError('CORRUPT', `${what}: extends past the end of the pack`, { file });
+  }
+  let plaintext = open(repo.masterKey, packBytes.subarray(blob.offset, blob.offset + blob.length), what);
+  if (blob.uncompressedLength !== 0) {
+    plaintext = await decompress(plaintext, blob.uncompressedLength, what);
+    if (plaintext.length !== blob.uncompressedLength) throw new ResticError('CORRUPT', `${what}: wrong decompressed length`, { file });
+  }
+  if (idFromBytes(sha256(plaintext)) !== blob.id) throw new ResticError('CORRUPT', `${what}: content does not match its ID`, { file });
+  return plaintext;
+}
+
+async function repack(
+  repo: Repository,
+  plan: PrunePlan,
+  options: ApplyPruneOptions,
+  onPackStored: (pack: { id: Id; blobs: PackedBlob[] }) => Promise<void>,
+): Promise<{ indexFiles: Id[] }> {
+  const index = repo.index;
+  const remaining = new Set<BlobKey>(plan.keepBlobs);
+  const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
+  const mode = options.compression ?? 'auto';
+  const packers: Record<BlobType, Packer> = { data: new Packer('data'), tree: new Packer('tree') };
+  const indexWriter = new IndexWriter((json) => saveUnpacked(repo, 'index', json, mode));
+
+  const upload = async (packer: Packer): Promise<void> => {
+    const pack = packer.finish(repo.masterKey);
+    await verifyPack(repo.masterKey, pack);
+    await repo.backend.write('pack', pack.id, pack.bytes);
+    indexWriter.addPack(pack.id, pack.blobs);
+    await onPackStored({ id: pack.id, blobs: pack.blobs });
+  };
+
+  // Packs in a stable order (sorted IDs) so a rerun after a crash does the same work.
+  for (const packId of [...plan.repackPacks].sort()) {
+    const wanted = index.blobsOfPack(packId).filter((b) => remaining.has(blobKey(b.type, b.id)));
+    if (wanted.length === 0) continue;
+    let packBytes: Uint8Array | undefined;
+    try {
+      packBytes = await repo.backend.read('pack', packId);
+    } catch (err) {
+      if (!isResticError(err)) throw err;
+      packBytes = undefined; // every blob falls back to another copy below
+    }
+    for (const blob of wanted) {
+      const key = blobKey(blob.type, blob.id);
+      if (!remaining.has(key)) continue; // an earlier pack held it too
+      let plaintext: Uint8Array;
+      try {
+        if (packBytes === undefined) throw new ResticError('FILE_NOT_FOUND', `pack ${shortId(packId)} could not be read`);
+        plaintext = await blobFromPack(repo, packId, packBytes, blob);
+      } catch (err) {
+        try {
+          plaintext = await repo.loadBlob(blob.type, blob.id); // another copy, if any is intact
+        } catch {
+          throw err;
+        }
+      }
+      remaining.delete(key);
+      const level = blobCompression(repo.config.version, mode, blob.type, plaintext.length);
+      const payload = level === null ? plaintext : await compress(plaintext, level);
+      const packer = packers[blob.type];
+      packer.add(blob.id, seal(repo.masterKey, payload), level === null ? 0 : plaintext.length, plaintext.length);
+      if (packer.isFull(packSize)) {
+        packers[blob.type] = new Packer(blob.type);
+        await upload(packer);
+      }
+    }
+  }
+  for (const type of ['tree', 'data'] as const) {
+    if (packers[type].count > 0) await upload(packers[type]);
+  }
+  if (remaining.size > 0) {
+    const list = [...remaining].slice(0, 5).map((k) => {
+      const { type, id } = parseBlobKey(k);
+      return `<${type}/${shortId(id)}>`;
+    });
+    throw new ResticError('FATAL', `internal error: blobs were not repacked: {${list.join(' ')}${remaining.size > 5 ? ' …' : ''}}`);
+  }
+  const indexFiles = await indexWriter.flush();
+  return { indexFiles: [...indexFiles] };
+}
