@@ -428,6 +428,14 @@ export class S3Backend implements Backend {
     const target = `${op} "${key}" in bucket "${this.bucket}" at ${this.endpointUrl}`;
     const options = { cause: err, file };
     if (name === 'NoSuchBucket') return this.bucketNotFound(err);
+    if (name === 'CredentialsProviderError') {
+      return new ResticError(
+        'BACKEND_AUTH',
+        `no S3 credentials found for ${this.location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ` +
+          `with a profile in ~/.aws (${(err as Error).message})`,
+        options,
+      );
+    }
     if ((name !== undefined && AUTH_ERRORS.has(name)) || status === 403 || status === 401) {
       return new ResticError('BACKEND_AUTH', `S3 refused the credentials or permission to ${target}: ${detail}`, options);
     }

@@ -107,3 +107,18 @@ describe('parseExtendedOptions (-o key=value)', () => {
     }
   });
 });
+
+describe('S3Backend without credentials', () => {
+  it('says how to provide them (BACKEND_AUTH)', async () => {
+    const be = new S3Backend({
+      endpoint: '127.0.0.1:1',
+      useHttp: true,
+      bucket: 'b',
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+      },
+    });
+    await expectError(be.stat('config', 'config'), 'BACKEND_AUTH', /no S3 credentials found for s3:http:\/\/127\.0\.0\.1:1\/b: set AWS_ACCESS_KEY_ID/);
+    await be.close();
+  });
+});
