@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { openBackend } from '../backend/open.js';
 import type { Backend } from '../backend/backend.js';
 import { ResticError, isResticError } from '../errors.js';
+import { acquireLock } from '../repository/lock.js';
 import { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
@@ -136,15 +137,15 @@ function makeContext(
       repositoryPromise ??= (async () => {
         const backend = await getBackend();
         const password = await readPassword('enter password for repository: ');
-        const openOptions: Parameters<typeof Repository.open>[0] = { backend, password };
+        const openOptions: Parameters<typeof Repository.open>[0] = { backend, password, compression: global.compression };
         if (global.keyHint !== undefined) openOptions.keyHint = global.keyHint;
         const repo = await Repository.open(openOptions);
         if (out.stdout.isTTY && !global.json) {
           out.info(`repository ${repo.config.id.slice(0, 8)} opened (repository version ${repo.config.version}) successfully, password is correct`);
         }
         const lockMode = options.lock ?? 'none';
-        const locker = repositoryLocker();
-        if (lockMode !== 'none' && !global.noLock && locker) {
+        const locker = repositoryLocker() ?? defaultLocker;
+        if (lockMode !== 'none' && !global.noLock) {
           const held: HeldLock = await locker(repo, lockMode === 'exclusive', out, signal);
           cleanups.push(() => held.release());
         }
@@ -154,6 +155,14 @@ function makeContext(
     },
   };
 }
+
+/** restic's lock protocol (src/repository/lock.ts); a failed refresh is reported on stderr. */
+const defaultLocker: NonNullable<ReturnType<typeof repositoryLocker>> = (repo, exclusive, out, signal) =>
+  acquireLock(repo, {
+    exclusive,
+    signal,
+    onRefreshError: (err) => out.warn(`Warning: failed to refresh the repository lock: ${(err as Error).message}`),
+  });
 
 /** Prompts on a terminal (no echo), or reads the first line of piped stdin. */
 function defaultReadLine(out: Output): (prompt: string) => Promise<string | undefined> {

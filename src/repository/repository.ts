@@ -8,7 +8,7 @@
  */
 import { relativePath, type Backend, type FileInfo, type FileType } from '../backend/backend.js';
 import { isIrreducible } from '../chunker/polynomial.js';
-import { decompress } from '../compression/index.js';
+import { decompress, type CompressionMode } from '../compression/index.js';
 import { open, sha256, type MasterKey } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { CONFIG_FILE, parseConfig, type Config } from '../format/config.js';
@@ -19,6 +19,7 @@ import { parseSnapshot, type Snapshot } from '../format/snapshot.js';
 import { matchesFilter, type SnapshotFilter } from '../format/snapshot-filter.js';
 import { loadMasterIndex, MasterIndex, type IndexLoadProgress } from '../index/master-index.js';
 import type { BlobType } from '../pack/header.js';
+import { saveUnpacked } from './index-writer.js';
 import { decodeUnpacked } from './unpacked.js';
 
 /** restic tries at most this many key files (`maxKeys` in cmd/restic/global.go). */
@@ -42,6 +43,8 @@ export interface RepositoryOpenOptions {
   keyHint?: string;
   /** How many key files to try at most (default 20, as restic). */
   maxKeys?: number;
+  /** How new unpacked files and blobs are compressed (v2 only; default `auto`). */
+  compression?: CompressionMode;
   onProgress?: (event: OpenProgress) => void;
 }
 
@@ -88,12 +91,15 @@ export class Repository {
   readonly masterKey: MasterKey;
   /** The key file that opened the repository (undefined when opened with a master key). */
   readonly keyId: Id | undefined;
+  /** Compression for files this repository writes (v2; v1 never compresses). */
+  readonly compression: CompressionMode;
   private masterIndex: MasterIndex | undefined;
   private readonly treeCache = new Map<Id, { tree: Tree; size: number }>();
   private treeCacheBytes = 0;
 
-  private constructor(backend: Backend, config: Config, masterKey: MasterKey, keyId: Id | undefined) {
+  private constructor(backend: Backend, config: Config, masterKey: MasterKey, keyId: Id | undefined, compression: CompressionMode) {
     this.backend = backend;
+    this.compression = compression;
     this.config = config;
     this.masterKey = masterKey;
     this.keyId = keyId;
@@ -123,7 +129,7 @@ export class Repository {
     }
     options.onProgress?.({ phase: 'config' });
     const config = await loadConfig(backend, masterKey);
-    return new Repository(backend, config, masterKey, keyId);
+    return new Repository(backend, config, masterKey, keyId, options.compression ?? 'auto');
   }
 
   /**
@@ -207,6 +213,14 @@ export class Repository {
     const raw = await this.loadRaw(type, id);
     const plaintext = open(this.masterKey, raw, file);
     return decodeUnpacked(plaintext, file);
+  }
+
+  /**
+   * Stores a snapshot, index or lock file: compressed (v2), sealed, named by the SHA-256 of
+   * the stored bytes. Returns the new file's ID.
+   */
+  saveUnpacked(type: UnpackedFileType, json: Uint8Array): Promise<Id> {
+    return saveUnpacked(this, type, json, this.compression);
   }
 
   async loadSnapshot(id: Id): Promise<SnapshotEntry> {
