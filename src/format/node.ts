@@ -93,6 +93,7 @@ export const MAX_UINT32 = 0xffff_ffffn;
 export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
 
 export const ZERO_GO_TIME = GoTime.parse('0001-01-01T00:00:00Z');
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** A node with Go zero values everywhere not given; `nameText` derived from `name`. */
 export function newNode(fields: Partial<Omit<TreeNode, 'nameText' | 'name'>> & { name: Uint8Array | string; type: TreeNode['type'] }): TreeNode {
@@ -278,22 +279,145 @@ function readStringField(r: JsonReader, field: string): string | undefined {
   return r.readString();
 }
 
+// GoTime is immutable, and a tree repeats the same few timestamps (atime = mtime, siblings
+// written together), so parsed and formatted times are cached.
+const parsedTimes = new Map<string, GoTime>();
+const formattedTimes = new WeakMap<GoTime, string>();
+
 export function readTimeField(r: JsonReader, field: string): GoTime | undefined {
   const s = readStringField(r, field);
   if (s === undefined) return undefined;
+  const cached = parsedTimes.get(s);
+  if (cached !== undefined) return cached;
+  let t: GoTime;
   try {
-    return GoTime.parse(s);
+    t = parseTimeFast(s) ?? GoTime.parse(s);
   } catch {
     throw r.typeError(`field ${field}: invalid timestamp ${JSON.stringify(s)}`);
   }
+  if (parsedTimes.size >= 4096) parsedTimes.clear();
+  parsedTimes.set(s, t);
+  return t;
+}
+
+/** GoTime.toString, cached per GoTime object. */
+function formatTime(t: GoTime): string {
+  let s = formattedTimes.get(t);
+  if (s === undefined) {
+    s = formatTimeFast(t) ?? t.toString();
+    formattedTimes.set(t, s);
+  }
+  return s;
+}
+
+// Tree parsing and encoding spend most of their time on timestamps, three per node. These
+// fast paths do the calendar arithmetic directly (no Date objects, no regex) for the common
+// layout; anything unusual returns undefined and goes through GoTime. A unit test checks them
+// against GoTime on random times.
+
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` with all fields in range, else undefined. */
+export function parseTimeFast(s: string): GoTime | undefined {
+  if (s.length < 20 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const h = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  const sec = digits(s, 17, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo] || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return undefined;
+  if (mo === 2 && d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return undefined;
+  let p = 19;
+  let nanos = 0;
+  if (s.charCodeAt(p) === 46) {
+    const start = ++p;
+    while (p < s.length && p - start < 9) {
+      const c = s.charCodeAt(p) - 48;
+      if (c < 0 || c > 9) break;
+      nanos = nanos * 10 + c;
+      p++;
+    }
+    if (p === start) return undefined;
+    for (let k = p - start; k < 9; k++) nanos *= 10;
+  }
+  let offset: number;
+  const z = s.charCodeAt(p);
+  if (z === 90 && p + 1 === s.length) offset = 0;
+  else if ((z === 43 || z === 45) && p + 6 === s.length && s.charCodeAt(p + 3) === 58) {
+    const oh = digits(s, p + 1, 2);
+    const om = digits(s, p + 4, 2);
+    if (oh < 0 || om < 0 || om > 59) return undefined;
+    offset = (z === 45 ? -1 : 1) * (oh * 3600 + om * 60);
+  } else return undefined;
+  const local = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+  return new GoTime(local - offset, nanos, offset);
+}
+
+function pad2(n: number): string {
+  return n < 10 ? '0' + n : String(n);
+}
+
+/** Go RFC3339Nano for years 1000..9999 and whole-minute offsets, else undefined. */
+export function formatTimeFast(t: GoTime): string | undefined {
+  const off = t.offsetSeconds;
+  if (off % 60 !== 0) return undefined;
+  const local = t.unixSeconds + off;
+  const days = Math.floor(local / 86400);
+  const secOfDay = local - days * 86400;
+  // civil from days (Hinnant)
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  if (y < 1000 || y > 9999) return undefined;
+  const h = Math.floor(secOfDay / 3600);
+  const mi = Math.floor((secOfDay % 3600) / 60);
+  const sec = secOfDay % 60;
+  let out = `${y}-${pad2(m)}-${pad2(d)}T${pad2(h)}:${pad2(mi)}:${pad2(sec)}`;
+  if (t.nanos !== 0) {
+    const frac = String(t.nanos).padStart(9, "0");
+    let end = 9;
+    while (frac.charCodeAt(end - 1) === 48) end--;
+    out += '.' + frac.slice(0, end);
+  }
+  if (off === 0) return out + 'Z';
+  const abs = Math.abs(off);
+  return out + (off < 0 ? '-' : '+') + pad2(Math.floor(abs / 3600)) + ':' + pad2(Math.floor((abs % 3600) / 60));
 }
 
 export function readIdField(r: JsonReader, field: string): Id | undefined {
   const s = readStringField(r, field);
   if (s === undefined) return undefined;
+  if (LOWER_HEX_ID.test(s)) return s;
   if (!/^[0-9a-fA-F]{64}$/.test(s)) throw r.typeError(`field ${field}: invalid ID ${JSON.stringify(s)}`);
   return parseId(s);
 }
+const LOWER_HEX_ID = /^[0-9a-f]{64}$/;
 
 function readUint(r: JsonReader, field: string, max: bigint): bigint | undefined {
   if (r.readNull()) return undefined;
@@ -314,7 +438,30 @@ function readBytesField(r: JsonReader, field: string): Uint8Array | null {
 export function readNode(r: JsonReader): TreeNode {
   if (r.peek() !== 'object') throw r.typeError(`node: expected an object, got ${r.peek()}`);
   const start = r.pos;
-  const node = newNode({ name: new Uint8Array(0), type: '' });
+  const node: TreeNode = {
+    name: EMPTY_BYTES,
+    nameText: '',
+    type: '',
+    mode: 0,
+    mtime: ZERO_GO_TIME,
+    atime: ZERO_GO_TIME,
+    ctime: ZERO_GO_TIME,
+    uid: 0,
+    gid: 0,
+    user: '',
+    group: '',
+    inode: 0n,
+    deviceId: 0n,
+    size: 0n,
+    links: 0n,
+    linkTarget: EMPTY_BYTES,
+    extendedAttributes: [],
+    genericAttributes: {},
+    device: 0n,
+    content: null,
+    error: '',
+    extra: {},
+  };
   let quotedName = '';
   let linkTargetRaw: Uint8Array | null = null;
   r.beginObject();
@@ -512,6 +659,8 @@ export interface EncodeTreeOptions extends GoJsonOptions {
 
 /** Go's fixTime: years outside 0..9999 cannot be marshalled, so restic clamps them. */
 function fixTime(t: GoTime): GoTime {
+  // Seconds from 0000-01-01 to 9999-12-31T23:59:59 UTC (±14 h offset margin): no wall() needed.
+  if (t.unixSeconds > -62_167_000_000 && t.unixSeconds < 253_402_000_000) return t;
   const year = t.wall().year;
   if (year < 0) return t.addDate(-year, 0, 0);
   if (year > 9999) return t.addDate(-(year - 9999), 0, 0);
@@ -520,43 +669,47 @@ function fixTime(t: GoTime): GoTime {
 
 /** The canonical Go encoding of one node (no source reuse). */
 function encodeNodeCanonical(node: TreeNode, options: GoJsonOptions): string {
-  const o = new GoJsonObject(options);
-  o.raw('name', goJsonString(goQuote(node.name), options));
-  o.string('type', node.type);
-  o.number('mode', node.mode, true);
-  o.time('mtime', fixTime(node.mtime));
-  o.time('atime', fixTime(node.atime));
-  o.time('ctime', fixTime(node.ctime));
-  o.number('uid', node.uid);
-  o.number('gid', node.gid);
-  o.string('user', node.user, true);
-  o.string('group', node.group, true);
-  o.number('inode', node.inode, true);
-  o.number('device_id', node.deviceId, true);
-  o.number('size', node.size, true);
-  o.number('links', node.links, true);
+  // Plain concatenation with literal keys: this runs once per file in a backup.
+  let out = '{"name":' + goJsonString(goQuote(node.name), options) + ',"type":' + goJsonString(node.type, options);
+  if (node.mode !== 0) out += ',"mode":' + node.mode;
+  out += ',"mtime":"' + formatTime(fixTime(node.mtime)) + '","atime":"' + formatTime(fixTime(node.atime)) + '","ctime":"' + formatTime(fixTime(node.ctime));
+  out += '","uid":' + node.uid + ',"gid":' + node.gid;
+  if (node.user !== '') out += ',"user":' + goJsonString(node.user, options);
+  if (node.group !== '') out += ',"group":' + goJsonString(node.group, options);
+  if (node.inode !== 0n) out += ',"inode":' + node.inode;
+  if (node.deviceId !== 0n) out += ',"device_id":' + node.deviceId;
+  if (node.size !== 0n) out += ',"size":' + node.size;
+  if (node.links !== 0n) out += ',"links":' + node.links;
   if (node.linkTarget.length > 0) {
-    o.raw('linktarget', goJsonString(node.linkTarget, options));
+    out += ',"linktarget":' + goJsonString(node.linkTarget, options);
     // restic ≥ 0.16 keeps targets that are not valid UTF-8 exactly, next to the lossy string.
-    if (!isValidUtf8(node.linkTarget)) o.raw('linktarget_raw', '"' + base64(node.linkTarget) + '"');
+    if (!isValidUtf8(node.linkTarget)) out += ',"linktarget_raw":"' + base64(node.linkTarget) + '"';
   }
   if (node.extendedAttributes.length > 0) {
     const attrs = node.extendedAttributes.map((a) => new GoJsonObject(options).string('name', a.name).bytes('value', a.value).toString());
-    o.raw('extended_attributes', '[' + attrs.join(',') + ']');
+    out += ',"extended_attributes":[' + attrs.join(',') + ']';
   }
   const genericKeys = Object.keys(node.genericAttributes);
   if (genericKeys.length > 0) {
     genericKeys.sort(compareGoStrings);
     const g = new GoJsonObject(options);
     for (const k of genericKeys) g.raw(k, goCompactJson(node.genericAttributes[k]));
-    o.raw('generic_attributes', g.toString());
+    out += ',"generic_attributes":' + g.toString();
   }
-  o.number('device', node.device, true);
-  o.raw('content', node.content === null ? 'null' : '[' + node.content.map((id) => '"' + id + '"').join(',') + ']');
-  if (node.subtree !== undefined) o.raw('subtree', '"' + node.subtree + '"');
-  o.string('error', node.error, true);
-  o.extra(node.extra, NODE_FIELD_SET);
-  return o.toString();
+  if (node.device !== 0n) out += ',"device":' + node.device;
+  if (node.content === null) out += ',"content":null';
+  else {
+    out += ',"content":[';
+    for (let i = 0; i < node.content.length; i++) out += (i === 0 ? '"' : ',"') + node.content[i] + '"';
+    out += ']';
+  }
+  if (node.subtree !== undefined) out += ',"subtree":"' + node.subtree + '"';
+  if (node.error !== '') out += ',"error":' + goJsonString(node.error, options);
+  for (const key in node.extra) {
+    if (!Object.prototype.hasOwnProperty.call(node.extra, key) || NODE_FIELD_SET.has(key)) continue;
+    out += ',' + goJsonString(key, options) + ':' + goCompactJson(node.extra[key]);
+  }
+  return out + '}';
 }
 
 /** One node's JSON as it goes into a tree blob. */
@@ -603,11 +756,23 @@ function rawMapsEqual(a: Record<string, string>, b: Record<string, string>): boo
  * name. Throws USAGE for an empty or duplicate name (restic's ErrTreeNotOrdered).
  */
 export function encodeTree(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): Uint8Array {
-  return utf8Bytes(encodeTreeText(nodes, options));
+  // Encoding node by node into bytes avoids building (and flattening) one huge rope string.
+  const parts = encodedNodes(nodes, options);
+  const chunks: Buffer[] = [TREE_PREFIX];
+  for (let i = 0; i < parts.length; i++) chunks.push(Buffer.from(i === 0 ? parts[i] : ',' + parts[i], 'utf8'));
+  chunks.push(TREE_SUFFIX);
+  const buf = Buffer.concat(chunks);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }
+const TREE_PREFIX = Buffer.from('{"nodes":[');
+const TREE_SUFFIX = Buffer.from(']}\n');
 
 /** As encodeTree, as a JS string (the blob is its UTF-8 encoding). */
 export function encodeTreeText(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): string {
+  return '{"nodes":[' + encodedNodes(nodes, options).join(',') + ']}\n';
+}
+
+function encodedNodes(nodes: readonly TreeNode[], options: EncodeTreeOptions): string[] {
   let sorted = nodes;
   for (let i = 1; i < nodes.length; i++) {
     if (compareBytes(nodes[i - 1].name, nodes[i].name) >= 0) {
@@ -624,5 +789,5 @@ export function encodeTreeText(nodes: readonly TreeNode[], options: EncodeTreeOp
     }
     parts.push(encodeNode(node, options));
   }
-  return '{"nodes":[' + parts.join(',') + ']}\n';
+  return parts;
 }

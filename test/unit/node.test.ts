@@ -6,12 +6,14 @@ import {
   encodeNode,
   encodeTree,
   encodeTreeText,
+  formatTimeFast,
   goFileModeString,
   goModeFromPosix,
   newNode,
   nodeTypeFromGoMode,
   nodesEqual,
   parseNode,
+  parseTimeFast,
   parseTree,
   posixFromGoMode,
 } from '../../src/format/node.js';
@@ -274,5 +276,35 @@ describe('nodesEqual', () => {
     expect(nodesEqual(a, parseNode(resticNodes.file))).toBe(true);
     expect(nodesEqual(a, { ...a, mtime: a.mtime.withOffset(0) })).toBe(false);
     expect(nodesEqual(a, { ...a, content: [] })).toBe(false);
+  });
+});
+
+describe('timestamp fast paths', () => {
+  it('agree with GoTime on random times, offsets and fractions', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 5000; i++) {
+      const secs = rnd(2 ** 30) * 8 - 2 ** 32; // ~1834..2106
+      const nanos = [0, rnd(1e9), rnd(1000) * 1e6, 500_000_000][rnd(4)];
+      const offset = [0, 3600, -7 * 3600 - 1800, 14 * 3600, -12 * 3600, 345 * 60][rnd(6)];
+      const t = new GoTime(secs, nanos, offset);
+      const text = t.toString();
+      expect(formatTimeFast(t)).toBe(text);
+      const back = parseTimeFast(text)!;
+      expect([back.unixSeconds, back.nanos, back.offsetSeconds]).toEqual([secs, nanos, offset]);
+    }
+  });
+
+  it('leave unusual layouts to GoTime', () => {
+    for (const s of ['2020-02-30T00:00:00Z', '2019-02-29T00:00:00Z', '2020-01-01T24:00:00Z', '2020-01-01t00:00:00Z', '2020-01-01T00:00:00.Z', '0999-01-01T00:00:00Z x', '2020-01-01T00:00:00+0100']) {
+      expect(parseTimeFast(s)).toBeUndefined();
+    }
+    expect(parseTimeFast('2020-02-29T23:59:59.1234567890Z')).toBeUndefined();
+    expect(formatTimeFast(GoTime.parse('0001-01-01T00:00:00Z'))).toBeUndefined();
+    expect(formatTimeFast(new GoTime(0, 0, 3601))).toBeUndefined();
+    expect(parseTimeFast('2020-02-29T23:59:59.000000001-00:30')!.toString()).toBe('2020-02-29T23:59:59.000000001-00:30');
   });
 });
