@@ -15,6 +15,7 @@ import { dumpCommand } from './dump.js';
 import { lsCommand } from './ls.js';
 import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
+import { statsCommand } from './stats.js';
 import { versionCommand } from './version.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   lsCommand,
   restoreCommand,
   snapshotsCommand,
+  statsCommand,
   versionCommand,
 ];
 

@@ -1,0 +1,74 @@
+/**
+ * `stats [--mode restore-size|files-by-contents|blobs-per-file|raw-data] [SNAPSHOT...]`:
+ * restic 0.14's counts, as text ("Stats in … mode:") or one JSON line.
+ */
+import { ResticError, isResticError } from '../../errors.js';
+import { matchesFilter } from '../../format/snapshot-filter.js';
+import type { SnapshotEntry } from '../../repository/repository.js';
+import { computeStats, STATS_MODES, type StatsMode } from '../../restorer/stats.js';
+import type { Command, CommandContext } from '../command.js';
+import { formatBytes } from '../output.js';
+import { SNAPSHOT_FILTER_FLAGS, latestFilter, snapshotFilterFromFlags } from './snapshots.js';
+
+/**
+ * restic's FindFilteredSnapshots: explicit IDs (and `latest`) resolved one by one, with a
+ * warning for those that do not resolve; without arguments every snapshot the filter keeps.
+ */
+export async function selectSnapshots(ctx: CommandContext, args: readonly string[]): Promise<SnapshotEntry[]> {
+  const repo = await ctx.openRepository();
+  const filter = snapshotFilterFromFlags(ctx.flags);
+  if (args.length === 0) return (await repo.listSnapshots()).filter((e) => matchesFilter(e.snapshot, filter));
+  const ids: string[] = [];
+  let usedFilter = false;
+  for (const arg of args) {
+    try {
+      if (arg === 'latest') {
+        usedFilter = true;
+        ids.push((await repo.findLatestSnapshot(latestFilter(filter, ctx.cwd))).id);
+      } else {
+        ids.push(await repo.findSnapshotId(arg));
+      }
+    } catch (err) {
+      if (!isResticError(err) || (err.code !== 'SNAPSHOT_NOT_FOUND' && err.code !== 'SNAPSHOT_AMBIGUOUS')) throw err;
+      ctx.out.warn(`Ignoring ${JSON.stringify(arg)}: ${err.message}`);
+    }
+  }
+  const hasFilter = (filter.hosts?.length ?? 0) > 0 || (filter.tags?.length ?? 0) > 0 || (filter.paths?.length ?? 0) > 0;
+  if (!usedFilter && hasFilter) ctx.out.warn('Ignoring filters as there are explicit snapshot ids given');
+  const entries: SnapshotEntry[] = [];
+  for (const id of new Set(ids)) entries.push(await repo.loadSnapshot(id));
+  return entries;
+}
+
+async function run(ctx: CommandContext): Promise<void> {
+  const mode = (ctx.flags.string('mode') ?? 'restore-size') as StatsMode;
+  if (!STATS_MODES.includes(mode)) {
+    throw new ResticError('USAGE', `unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
+  }
+  const repo = await ctx.openRepository({ lock: 'shared' });
+  await repo.loadIndex();
+  if (!ctx.global.json) ctx.out.print('scanning...');
+  const snapshots = await selectSnapshots(ctx, ctx.positionals);
+  const stats = await computeStats(repo, snapshots, { mode });
+  if (ctx.global.json) {
+    const blobs = stats.totalBlobCount !== 0 ? `,"total_blob_count":${stats.totalBlobCount}` : '';
+    ctx.out.jsonLine(`{"total_size":${stats.totalSize},"total_file_count":${stats.totalFileCount}${blobs},"snapshots_count":${stats.snapshotsCount}}`);
+    return;
+  }
+  ctx.out.print(`Stats in ${mode} mode:`);
+  ctx.out.print(`Snapshots processed:   ${stats.snapshotsCount}`);
+  if (stats.totalBlobCount > 0) ctx.out.print(`   Total Blob Count:   ${stats.totalBlobCount}`);
+  if (stats.totalFileCount > 0) ctx.out.print(`   Total File Count:   ${stats.totalFileCount}`);
+  ctx.out.print(`         Total Size:   ${formatBytes(stats.totalSize).padEnd(5)}`);
+}
+
+export const statsCommand: Command = {
+  name: 'stats',
+  summary: 'Scan the repository and show basic statistics',
+  usage: 'stats [flags] [snapshot ID] [...]',
+  flags: [
+    { name: 'mode', kind: 'string', valueName: 'mode', description: 'counting mode: restore-size (default), files-by-contents, blobs-per-file or raw-data' },
+    ...SNAPSHOT_FILTER_FLAGS,
+  ],
+  run,
+};
