@@ -105,7 +105,7 @@ async function startOnce(options: CephS3Options): Promise<CephS3> {
     for (const sub of ['run', 'log', 'mon/ceph-a', 'osd/ceph-0', 'crash']) mkdirSync(join(dir, sub), { recursive: true });
     const [monPort, s3Port] = await freePorts(2);
     const fsid = randomUUID();
-    writeFileSync(conf, cephConf({ dir, fsid, monPort, s3Port, storeGiB: options.storeGiB ?? 4, lcInterval: options.lifecycleDebugIntervalSeconds }));
+    writeFileSync(conf, cephConf({ dir, fsid, monPort, s3Port, storeGiB: options.storeGiB ?? 4, lcInterval: options.lifecycleDebugIntervalSeconds, libDir: cephLibDir() }));
     const env = cephEnv();
     const cli = (args: string[], timeout = 30_000) => execFileAsync(args[0], args.slice(1), { env, timeout, maxBuffer: 16 << 20 });
     const startDaemon = (name: string, args: string[]) => {
@@ -172,7 +172,13 @@ function cephEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function cephConf(p: { dir: string; fsid: string; monPort: number; s3Port: number; storeGiB: number; lcInterval?: number }): string {
+/** Debian's multiarch library dir holding ceph/ and rados-classes/ (x86_64-linux-gnu, aarch64-linux-gnu, …). */
+function cephLibDir(): string {
+  const candidates = readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => join('/usr/lib', d));
+  return candidates.find((d) => existsSync(join(d, 'rados-classes'))) ?? '/usr/lib/x86_64-linux-gnu';
+}
+
+function cephConf(p: { dir: string; fsid: string; monPort: number; s3Port: number; storeGiB: number; lcInterval?: number; libDir: string }): string {
   const { dir } = p;
   const lines = [
     '[global]',
@@ -202,8 +208,8 @@ function cephConf(p: { dir: string; fsid: string; monPort: number; s3Port: numbe
     'err to stderr = true',
     `keyring = ${dir}/keyring`,
     `crash dir = ${dir}/crash`,
-    'erasure code dir = /usr/lib/x86_64-linux-gnu/ceph/erasure-code',
-    'plugin dir = /usr/lib/x86_64-linux-gnu/ceph',
+    `erasure code dir = ${p.libDir}/ceph/erasure-code`,
+    `plugin dir = ${p.libDir}/ceph`,
     'osd pool default size = 1',
     'osd pool default min size = 1',
     'osd pool default pg num = 8',
@@ -236,7 +242,7 @@ function cephConf(p: { dir: string; fsid: string; monPort: number; s3Port: numbe
     '[osd]',
     `osd data = ${dir}/osd/$cluster-$id`,
     'osd objectstore = memstore',
-    'osd class dir = /usr/lib/x86_64-linux-gnu/rados-classes',
+    `osd class dir = ${p.libDir}/rados-classes`,
     'osd class load list = *',
     'osd class default list = *',
     'osd max object name len = 460',
