@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/backend/s3.js';
 import { openBackend } from '../../src/backend/open.js';
 import { RetryBackend } from '../../src/backend/retry.js';
-import { createTestBucket, deleteTestBucket, s3Server, testS3Client } from '../support/s3.js';
+import { createTestBucket, deleteTestBucket, openTestS3Backend, s3Server, testS3Client } from '../support/s3.js';
 import { collect, contentId, describeBackendContract, expectError } from '../unit/backend-contract.js';
 
 function backendFor(bucket: string, prefix: string, extra: Partial<ConstructorParameters<typeof S3Backend>[0]> = {}): S3Backend {
@@ -141,8 +141,7 @@ describe('S3Backend against radosgw', () => {
   });
 
   it('writes into an object-locked bucket (Content-MD5 satisfies its integrity check)', async () => {
-    const locked = await createTestBucket({ stem: 'locked', objectLock: { mode: 'GOVERNANCE', days: 1 } });
-    const be = backendFor(locked, 'repo');
+    const be = await openTestS3Backend({ stem: 'locked', objectLock: { mode: 'GOVERNANCE', days: 1 }, prefix: 'repo' });
     const data = randomBytes(100);
     await be.write('pack', contentId(data), data);
     expect(Buffer.from(await be.read('pack', contentId(data))).equals(data)).toBe(true);

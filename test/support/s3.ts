@@ -16,6 +16,7 @@ import {
 import { createHash } from 'node:crypto';
 import { inject } from 'vitest';
 import type { S3ServerInfo } from './global-setup.js';
+import { S3Backend, type S3BackendOptions } from '../../src/backend/s3.js';
 
 export type { S3ServerInfo };
 
@@ -105,4 +106,24 @@ export function resticS3Env(server: S3ServerInfo = s3Server()): Record<string, s
     AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
     AWS_DEFAULT_REGION: server.region,
   };
+}
+
+/**
+ * An S3Backend on the test server: a new bucket (unless one is given) and the prefix.
+ * Close it with `backend.close()`; remove the bucket with `deleteTestBucket(backend.bucket)`.
+ */
+export async function openTestS3Backend(
+  options: { bucket?: string; prefix?: string } & TestBucketOptions & Partial<S3BackendOptions> = {},
+): Promise<S3Backend> {
+  const server = s3Server();
+  const { bucket: given, prefix, versioning, objectLock, stem, ...rest } = options;
+  const bucket = given ?? (await createTestBucket({ versioning, objectLock, stem }));
+  return new S3Backend({
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    ...rest,
+    bucket,
+    prefix: prefix ?? '',
+  });
 }
