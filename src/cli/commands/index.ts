@@ -12,6 +12,7 @@ import { unlockCommand } from './unlock.js';
 import { keyCommand } from './key.js';
 import { listCommand } from './list.js';
 import { dumpCommand } from './dump.js';
+import { findNodesCommand } from './find.js';
 import { lsCommand } from './ls.js';
 import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   keyCommand,
   listCommand,
   dumpCommand,
+  findNodesCommand,
   lsCommand,
   restoreCommand,
   snapshotsCommand,
