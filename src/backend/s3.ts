@@ -32,7 +32,7 @@ import { ResticError } from '../errors.js';
 import { isId } from '../format/id.js';
 import { relativePath, TYPE_DIRS, type Backend, type ByteRange, type FileInfo, type FileType } from './backend.js';
 import { alreadyExists, checkRange, fileNotFound, TransientBackendError, truncated } from './errors.js';
-import { goPathJoin } from './location.js';
+import { goPathClean, goPathJoin } from './location.js';
 
 export type BucketLookup = 'auto' | 'dns' | 'path';
 
@@ -135,11 +135,18 @@ export class S3Backend implements Backend {
   constructor(options: S3BackendOptions) {
     const env = options.env ?? process.env;
     this.bucket = options.bucket;
-    this.prefix = options.prefix ?? '';
+    // Cleaned like restic's location parser does, so objectKey() and keyToFile() agree.
+    const prefix = options.prefix ? goPathClean(options.prefix) : '';
+    this.prefix = prefix === '.' ? '' : prefix;
     this.endpointUrl = /^https?:\/\//i.test(options.endpoint)
       ? options.endpoint.replace(/\/+$/, '')
       : `${options.useHttp ? 'http' : 'https'}://${options.endpoint}`;
-    const host = new URL(this.endpointUrl).hostname;
+    let host: string;
+    try {
+      host = new URL(this.endpointUrl).hostname;
+    } catch (err) {
+      throw new ResticError('INVALID_LOCATION', `invalid S3 endpoint ${JSON.stringify(options.endpoint)}: not a host[:port]`, { cause: err });
+    }
     this.region = options.region || env.AWS_DEFAULT_REGION || env.AWS_REGION || awsRegionFromHost(host) || 'us-east-1';
     this.location = options.location ?? `s3:${this.endpointUrl}/${this.bucket}${this.prefix === '' ? '' : '/' + this.prefix}`;
     this.storageClass = options.storageClass as StorageClass | undefined;

@@ -60,7 +60,7 @@ describe('S3Backend against radosgw', () => {
 
   it('stores objects under restic\'s keys, with Content-Type and no leading slash', async () => {
     const be = backendFor(bucket, 'a/b/');
-    expect(be.prefix).toBe('a/b/');
+    expect(be.prefix).toBe('a/b');
     const cleaned = backendFor(bucket, 'a/b');
     const data = randomBytes(33);
     const id = contentId(data);

@@ -27,6 +27,13 @@ describe('S3Backend key mapping (restic default layout)', () => {
     expect(root.typePrefix('lock')).toBe('locks/');
   });
 
+  it('cleans the prefix, and rejects an endpoint that is not host[:port]', () => {
+    expect(backend('a//b/').prefix).toBe('a/b');
+    expect(backend('./').prefix).toBe('');
+    expect(backend('a/b/').keyToFile('a/b/config')).toEqual({ type: 'config', name: 'config' });
+    expect(() => backend('', { endpoint: 'host:port:bad' })).toThrow(/invalid S3 endpoint "host:port:bad"/);
+  });
+
   it('maps keys back to files and rejects everything else', () => {
     const pre = backend('p');
     expect(pre.keyToFile('p/config')).toEqual({ type: 'config', name: 'config' });
