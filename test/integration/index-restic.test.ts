@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backend/local.js';
+import { decompress } from '../../src/compression/index.js';
 import { decodeMasterKey, open, type MasterKey } from '../../src/crypto/index.js';
 import { encodeIndexFile, parseIndexFile, type IndexFileContent } from '../../src/index/index-file.js';
 import { loadMasterIndex } from '../../src/index/master-index.js';
@@ -153,10 +154,14 @@ describe('index files and pack headers written by restic', () => {
     }
   });
 
-  it('v2: our encoder reproduces restic\'s decoded JSON byte for byte, including compressed blobs', () => {
+  it('v2: our encoder reproduces restic\'s decoded JSON byte for byte, including compressed blobs', async () => {
     const repo = repos.v2;
     for (const id of repo.indexIds) {
       const raw = repo.catIndex.get(id)!;
+      // The stored plaintext is 0x02 || zstd(JSON); `restic cat index` prints the JSON itself.
+      const plaintext = open(repo.key, readFileSync(join(repo.dir, 'index', id)), `index/${id}`);
+      expect(plaintext[0]).toBe(0x02);
+      expect(Buffer.from(await decompress(plaintext.subarray(1))).equals(raw)).toBe(true);
       expect(raw.toString()).toContain('"uncompressed_length":');
       const parsed = parseIndexFile(raw, id);
       const ours = encodeIndexFile(parsed.packs);
