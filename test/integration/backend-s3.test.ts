@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/backend/s3.js';
@@ -213,4 +214,81 @@ describe('S3 bad input', () => {
       silent.close();
     }
   }, 15_000);
+});
+
+/**
+ * A fault-injecting HTTP proxy in front of radosgw: the first requests fail the way a busy
+ * or flaky S3 service fails (503 SlowDown, a connection reset), the rest pass through
+ * untouched (the Host header is kept, so signatures stay valid).
+ */
+async function faultyProxy(target: string, faults: ('slowdown' | 'reset' | 'internal')[]) {
+  const upstream = new URL(target);
+  let requests = 0;
+  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    requests++;
+    const fault = faults.shift();
+    if (fault === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault) {
+      const [status, code] = fault === 'slowdown' ? [503, 'SlowDown'] : [500, 'InternalError'];
+      res.writeHead(status, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`);
+      return;
+    }
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return { endpoint: `http://127.0.0.1:${port}`, requests: () => requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+describe('S3 transient failures are retried through openBackend', () => {
+  it('503 SlowDown, 500 InternalError and a reset connection are retried, then the operation succeeds', async () => {
+    const server = s3Server();
+    const bucket = await createTestBucket({ stem: 'retry' });
+    const proxy = await faultyProxy(server.endpoint, ['slowdown', 'reset', 'internal']);
+    const events: string[] = [];
+    try {
+      const be = await openBackend(`s3:${proxy.endpoint}/${bucket}/p`, {
+        env: { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey },
+        retry: { baseDelayMs: 10, onRetry: (e) => events.push(`${e.operation}#${e.attempt}: ${(e.error as Error).message.slice(0, 60)}`) },
+      });
+      const data = randomBytes(1000);
+      await be.write('snapshot', contentId(data), data);
+      expect(events).toHaveLength(3);
+      expect(events[0]).toMatch(/^write#1: S3 server error/);
+      expect(events[1]).toMatch(/^write#2: S3 server .*dropped the connection|^write#2: S3 server .*did not answer/);
+      expect(Buffer.from(await be.read('snapshot', contentId(data))).equals(data)).toBe(true);
+      await be.close();
+    } finally {
+      await proxy.close();
+      await deleteTestBucket(bucket);
+    }
+  });
+
+  it('a server that keeps failing gives up after the bounded attempts with the last error', async () => {
+    const server = s3Server();
+    const proxy = await faultyProxy(server.endpoint, Array(10).fill('slowdown'));
+    try {
+      const be = await openBackend(`s3:${proxy.endpoint}/whatever/p`, {
+        env: { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey },
+        retry: { maxAttempts: 3, baseDelayMs: 10 },
+      });
+      // GET, not HEAD: a HEAD answer has no body, so no error code to show.
+      await expectError(be.read('config', 'config'), 'FATAL', /S3 server error to read "p\/config".*SlowDown \(HTTP 503\)/);
+      expect(proxy.requests()).toBe(3);
+      await be.close();
+    } finally {
+      await proxy.close();
+    }
+  });
 });
