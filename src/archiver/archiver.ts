@@ -124,6 +124,8 @@ export interface CommonBackupOptions {
   blobConcurrency?: number;
   /** Packs uploading at once. */
   uploadConcurrency?: number;
+  /** Worker threads for compression/encryption/verification (default: cores − 1; 0 = none). */
+  workers?: number;
   names?: NameLookup;
 }
 
@@ -240,6 +242,7 @@ class ArchiverCore {
       packSize: options.packSize,
       uploadConcurrency: options.uploadConcurrency,
       dryRun: options.dryRun,
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
     });
     if (options.onProgress) {
       this.timer = setInterval(() => this.reportProgress(), options.progressIntervalMs ?? 1000);
@@ -270,6 +273,12 @@ class ArchiverCore {
     this.timer = undefined;
   }
 
+  /** Stops progress and the saver's worker threads. */
+  async close(): Promise<void> {
+    this.stopProgress();
+    await this.saver.close();
+  }
+
   itemError(item: string, during: string, err: unknown): void {
     const e: BackupItemError = { item, during, error: toError(err) };
     this.errors.push(e);
@@ -293,10 +302,11 @@ class ArchiverCore {
       for await (const chunk of chunks) {
         this.checkAborted();
         const slot = index++;
-        size += chunk.length;
+        const length = chunk.length; // the chunk may move to a worker thread
+        size += length;
         const p = this.saver.saveBlob('data', chunk).then((r) => {
           ids[slot] = r.id;
-          onBytes?.(chunk.length);
+          onBytes?.(length);
         });
         inFlight.push(p);
         if (inFlight.length >= this.blobConcurrency) await inFlight.shift();
@@ -711,7 +721,7 @@ export async function backup(options: FileSystemBackupOptions & { repository: Ar
     core.reportProgress();
     return result;
   } finally {
-    core.stopProgress();
+    await core.close();
   }
 }
 
@@ -755,7 +765,7 @@ export async function backupStream(source: AsyncIterable<Uint8Array> | Uint8Arra
     const sn = baseSnapshot(options, ['/' + filename], time, options.parent ?? undefined);
     return await core.finish(sn, root, backupStart);
   } finally {
-    core.stopProgress();
+    await core.close();
   }
 }
 
@@ -842,6 +852,6 @@ export async function backupTree(root: Record<string, VirtualEntry> | Map<string
     const sn = baseSnapshot(options, options.paths ?? ['/'], time, options.parent ?? undefined);
     return await core.finish(sn, rootId, backupStart);
   } finally {
-    core.stopProgress();
+    await core.close();
   }
 }

@@ -18,6 +18,7 @@ import { ResticError } from '../errors.js';
 import { idFromBytes, type Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
+import { BlobWorkerPool, defaultWorkerCount } from './blob-worker.js';
 import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
 
 /** What the saver needs from the master index. */
@@ -44,6 +45,11 @@ export interface BlobSaverOptions {
   uploadConcurrency?: number;
   /** Re-read each pack before upload (default true). */
   verify?: boolean;
+  /**
+   * Worker threads for compression, encryption and pack verification (default: one per core
+   * beyond the main thread; 0 = do everything on the calling thread).
+   */
+  workers?: number;
   /** Count and deduplicate, but store nothing. */
   dryRun?: boolean;
   index_?: IndexWriterOptions;
@@ -94,6 +100,7 @@ export class BlobSaver {
   private readonly uploadConcurrency: number;
   private readonly compression: CompressionMode;
   private failure: unknown;
+  private pool?: BlobWorkerPool;
   readonly stats: BlobSaverStats = {
     dataBlobs: 0,
     treeBlobs: 0,
@@ -113,6 +120,15 @@ export class BlobSaver {
       throw new ResticError('USAGE', `compression mode ${this.compression} needs repository version 2 (this repository is version ${options.repoVersion})`);
     }
     this.indexWriter = new IndexWriter(options.saveIndexFile, options.index_);
+    const workers = options.workers ?? defaultWorkerCount();
+    if (workers > 0 && !options.dryRun) this.pool = new BlobWorkerPool(options.key, workers);
+  }
+
+  /** Stops the worker threads (call after `flush`, or when giving up). */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
   }
 
   /** Whether (type, id) is stored or on its way. */
@@ -132,17 +148,20 @@ export class BlobSaver {
       throw new ResticError('FATAL', `blob ${id} is ${data.length} bytes: blobs must be smaller than 4 GiB`);
     }
     if (!this.options.index.addPending(type, id)) return { id, known: true, sizeInRepo: 0 };
-    const level = blobCompression(this.options.repoVersion, this.compression, type, data.length);
+    // `data` may be handed to a worker thread (and become unusable): keep its length.
+    const length = data.length;
+    const level = blobCompression(this.options.repoVersion, this.compression, type, length);
     let sizeInRepo: number;
     if (this.options.dryRun) {
-      sizeInRepo = data.length + 32;
+      sizeInRepo = length + 32;
     } else {
-      const payload = level === null ? data : await compress(data, level);
+      let sealed: Uint8Array;
+      if (this.pool) sealed = await this.pool.seal(data, level);
+      else sealed = seal(this.options.key, level === null ? data : await compress(data, level));
       this.throwIfFailed();
-      const sealed = seal(this.options.key, payload);
       sizeInRepo = sealed.length;
       const packer = this.packers[type];
-      packer.add(id, sealed, level === null ? 0 : data.length, data.length);
+      packer.add(id, sealed, level === null ? 0 : length, length);
       if (packer.isFull(this.packSize)) {
         this.packers[type] = new Packer(type);
         await this.startUpload(packer);
@@ -150,11 +169,11 @@ export class BlobSaver {
     }
     if (type === 'data') {
       this.stats.dataBlobs++;
-      this.stats.dataBytes += data.length;
+      this.stats.dataBytes += length;
       this.stats.dataBytesInRepo += sizeInRepo;
     } else {
       this.stats.treeBlobs++;
-      this.stats.treeBytes += data.length;
+      this.stats.treeBytes += length;
       this.stats.treeBytesInRepo += sizeInRepo;
     }
     return { id, known: false, sizeInRepo };
@@ -192,7 +211,10 @@ export class BlobSaver {
   }
 
   private async upload(pack: FinishedPack): Promise<void> {
-    if (this.options.verify !== false) await verifyPack(this.options.key, pack);
+    if (this.options.verify !== false) {
+      if (this.pool) await this.pool.verify(pack);
+      else await verifyPack(this.options.key, pack);
+    }
     await this.options.backend.write('pack', pack.id, pack.bytes);
     this.options.index.addPack(pack.id, pack.blobs);
     this.indexWriter.addPack(pack.id, pack.blobs);

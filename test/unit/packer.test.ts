@@ -33,6 +33,7 @@ function setup(repoVersion = 2, extra: Partial<ConstructorParameters<typeof Blob
       indexFiles.push(json);
       return idFromBytes(sha256(json));
     },
+    workers: 0,
     ...extra,
   });
   return { backend, key, index, indexFiles, saver };
@@ -159,6 +160,25 @@ describe('BlobSaver', () => {
     for (const p of packs) expect(p.bytes.length).toBeLessThan(5 * MIB);
     // 3 packs of ≥ 3 blobs, the 2-blob pack goes at flush.
     expect(indexFiles.length).toBe(3);
+  });
+
+  it('gives the same packs through worker threads', async () => {
+    const { backend, key, saver } = setup(2, { workers: 2 });
+    try {
+      const big = new Uint8Array(300 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+      const r = await saver.saveBlob('data', big); // transferred to a worker
+      await saver.saveBlob('data', new Uint8Array([1, 2, 3]));
+      await saver.saveBlob('tree', new TextEncoder().encode('{"nodes":[]}\n'));
+      await saver.flush();
+      const packs = await packsOf(backend);
+      expect(packs).toHaveLength(2);
+      const all = packs.flatMap((p) => readPack(key, p.bytes, p.name));
+      expect(all.find((b) => b.id === r.id)?.uncompressedLength).toBe(300 * 1024);
+      expect(saver.stats.dataBytes).toBe(300 * 1024 + 3);
+    } finally {
+      await saver.close();
+    }
   });
 
   it('dry run stores nothing', async () => {

@@ -1,0 +1,119 @@
+/**
+ * A small pool of worker threads that compress + encrypt blobs and verify finished packs, so
+ * a backup uses more than one core: the main thread reads, chunks and hashes; the workers do
+ * zstd, AES-CTR + Poly1305, and the read-back verification of every pack before upload.
+ *
+ * Buffers that own their whole ArrayBuffer are transferred (no copy); others are cloned.
+ * When started from TypeScript sources (tsx, vitest) the worker registers tsx first.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CompressionLevelMode } from '../compression/index.js';
+import type { MasterKey } from '../crypto/index.js';
+import { ResticError, type ErrorCode } from '../errors.js';
+import type { FinishedPack } from '../pack/packer.js';
+
+export type WorkerRequest =
+  | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null }
+  | { id: number; op: 'verify'; pack: FinishedPack };
+
+export type WorkerReply =
+  | { id: number; ok: true; sealed: Uint8Array }
+  | { id: number; ok: true; bytes: Uint8Array }
+  | { id: number; ok: false; error: { message: string; code?: ErrorCode; file?: string } };
+
+interface Pending {
+  resolve: (r: WorkerReply) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Default pool size: one worker per core beyond the main thread, at least one. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+function ownsBuffer(u: Uint8Array): boolean {
+  return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.byteLength >= 64 * 1024 && !(u.buffer instanceof SharedArrayBuffer);
+}
+
+function spawnWorker(key: MasterKey): Worker {
+  const here = import.meta.url;
+  const isTs = here.endsWith('.ts');
+  const entry = new URL(isTs ? './blob-worker-thread.ts' : './blob-worker-thread.js', here);
+  if (!isTs) return new Worker(fileURLToPath(entry), { workerData: { key } });
+  // From sources: load tsx's ESM hooks inside the worker, then the TypeScript entry.
+  const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs')).href;
+  const code = `(async () => { const { register } = await import(${JSON.stringify(tsxApi)}); register(); await import(${JSON.stringify(entry.href)}); })().catch((e) => { console.error(e); process.exit(1); });`;
+  return new Worker(code, { eval: true, workerData: { key } });
+}
+
+export class BlobWorkerPool {
+  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: unknown;
+  private closing = false;
+
+  constructor(key: MasterKey, count = defaultWorkerCount()) {
+    const plainKey: MasterKey = { encrypt: Uint8Array.from(key.encrypt), macK: Uint8Array.from(key.macK), macR: Uint8Array.from(key.macR) };
+    for (let i = 0; i < count; i++) {
+      const worker = spawnWorker(plainKey);
+      const slot = { worker, busy: 0 };
+      worker.on('message', (msg: WorkerReply) => {
+        // An idle worker must not keep the process alive; a busy one must (the main thread
+        // may have nothing else pending while it waits for the reply).
+        if (--slot.busy === 0) worker.unref();
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.ok) p.resolve(msg);
+        else p.reject(new ResticError(msg.error.code ?? 'FATAL', msg.error.message, msg.error.file ? { file: msg.error.file } : {}));
+      });
+      worker.on('error', (err) => this.fail(err));
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.closing) this.fail(new ResticError('FATAL', `blob worker thread exited with code ${code}`));
+      });
+      worker.unref();
+      this.workers.push(slot);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure === undefined) this.failure = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private send(req: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    let best = this.workers[0];
+    for (const w of this.workers) if (w.busy < best.busy) best = w;
+    if (best.busy++ === 0) best.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(req.id, { resolve, reject });
+      best.worker.postMessage(req, transfer);
+    });
+  }
+
+  /** Compresses (when `level` is set) and seals; `data` may be transferred (unusable afterwards). */
+  async seal(data: Uint8Array, level: CompressionLevelMode | null): Promise<Uint8Array> {
+    const transfer = ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
+    const r = await this.send({ id: this.nextId++, op: 'seal', data, level }, transfer);
+    return (r as { sealed: Uint8Array }).sealed;
+  }
+
+  /** Verifies a finished pack in a worker; the pack's bytes travel there and back without copies. */
+  async verify(pack: FinishedPack): Promise<void> {
+    const transfer = ownsBuffer(pack.bytes) ? [pack.bytes.buffer as ArrayBuffer] : [];
+    const r = await this.send({ id: this.nextId++, op: 'verify', pack }, transfer);
+    pack.bytes = (r as { bytes: Uint8Array }).bytes;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.workers.length = 0;
+  }
+}
