@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
@@ -197,6 +197,25 @@ describe('backup cross-tests with restic 0.14', () => {
     expect(blobSet(repo, 'data')).toEqual(before);
     const theirs = latestSnapshot(repo);
     expect(subtreeOf(repo, theirs.tree, src)).toBe(subtreeOf(repo, mine.tree, src));
+    restic(['check', '--read-data'], { repo });
+  });
+
+  it('an unreadable file is reported and skipped, exit code 3, and the snapshot is valid', async () => {
+    const repo = path.join(dir.path, 'repo-unreadable');
+    await oursOk(['-r', repo, 'init']);
+    // Reading another process's /proc/<pid>/mem at offset 0 fails (EIO or EACCES): a file that cannot be read.
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const unreadable = `/proc/${sleeper.pid}/mem`;
+      const r = await ours(['-r', repo, '--json', 'backup', src, unreadable], env);
+      expect(r.code).toBe(3);
+      const err = JSON.parse(r.stderr.split('\n').find((l) => l.includes('"message_type":"error"'))!);
+      expect(err).toMatchObject({ message_type: 'error', item: unreadable, during: 'archival' });
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(summary.snapshot_id).toMatch(/^[0-9a-f]{8}$/);
+    } finally {
+      sleeper.kill();
+    }
     restic(['check', '--read-data'], { repo });
   });
 

@@ -165,7 +165,10 @@ async function run(ctx: CommandContext): Promise<number | void> {
     },
     onItemError: (e) => {
       if (ctx.global.json) {
-        ctx.out.stderr.write(JSON.stringify({ message_type: 'error', error: { Op: e.during, Path: e.item, Err: e.error.message }, during: 'archival', item: e.item }) + '\n');
+        // restic marshals Go's *PathError: Err is the errno number when there is one.
+        const errno = (e.error as NodeJS.ErrnoException).errno;
+        const err = typeof errno === 'number' ? Math.abs(errno) : e.error.message;
+        ctx.out.stderr.write(JSON.stringify({ message_type: 'error', error: { Op: e.during, Path: e.item, Err: err }, during: 'archival', item: e.item }) + '\n');
       } else {
         progressLine.done();
         ctx.out.warn(`error: ${e.during} ${e.item}: ${e.error.message}`);
@@ -208,7 +211,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
   }
   printSummary(ctx, result, dryRun);
   if (result.errors.length > 0) {
-    if (!ctx.global.json) ctx.out.warn('Warning: at least one source file could not be read');
+    ctx.out.warn('Warning: at least one source file could not be read');
     return 3;
   }
 }
