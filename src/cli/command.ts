@@ -4,6 +4,7 @@
  * `src/cli/commands/` and are listed in `src/cli/commands/index.ts`.
  */
 import type { Backend } from '../backend/backend.js';
+import type { MasterIndex } from '../index/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import type { FlagSpec, ParsedFlags } from './args.js';
 import type { GlobalOptions } from './global-options.js';
@@ -74,4 +75,33 @@ export function registerRepositoryLocker(fn: RepositoryLocker): void {
 
 export function repositoryLocker(): RepositoryLocker | undefined {
   return locker;
+}
+
+/**
+ * Wraps the backend every command opens, e.g. the point-in-time view of a versioned bucket
+ * for `--as-of` (issue 5). The decorator reads what it needs from the global options.
+ */
+export type BackendDecorator = (backend: Backend, global: GlobalOptions, out: Output) => Promise<Backend>;
+
+let decorator: BackendDecorator | undefined;
+
+export function registerBackendDecorator(fn: BackendDecorator): void {
+  decorator = fn;
+}
+
+export function backendDecorator(): BackendDecorator | undefined {
+  return decorator;
+}
+
+/** Loads the index, showing "loading index n/m" on a terminal (nothing with --json/--quiet or when piped). */
+export async function loadIndexWithProgress(ctx: CommandContext, repo: Repository): Promise<MasterIndex> {
+  if (repo.indexLoaded) return repo.index;
+  const line = ctx.out.progress();
+  try {
+    return await repo.loadIndex({
+      onProgress: (p) => line.update(`loading index ${p.loadedFiles}/${p.totalFiles} files, ${p.blobs} blobs`, p.loadedFiles === p.totalFiles),
+    });
+  } finally {
+    line.done();
+  }
 }

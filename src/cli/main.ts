@@ -16,11 +16,13 @@ import { acquireLock } from '../repository/lock.js';
 import { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
-import { repositoryLocker } from './command.js';
+import { backendDecorator, repositoryLocker } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { GLOBAL_FLAGS, backendOptionsFrom, globalOptionsFrom, type GlobalOptions } from './global-options.js';
 import { Output, type Sink } from './output.js';
 import { resolvePassword } from './password.js';
+// Registers the --as-of backend decorator (point-in-time view of a versioned S3 bucket).
+import './as-of.js';
 
 export interface MainIO {
   stdout?: Sink;
@@ -103,8 +105,15 @@ function makeContext(
       if (global.repository === undefined) {
         throw new ResticError('USAGE', 'Please specify repository location (-r or --repository-file)');
       }
-      const backend = await openBackend(global.repository, backendOptionsFrom(global, env));
-      cleanups.push(() => backend.close());
+      const opened = await openBackend(global.repository, backendOptionsFrom(global, env));
+      cleanups.push(() => opened.close());
+      let backend = opened;
+      const decorator = backendDecorator();
+      if (decorator) {
+        backend = await decorator(backend, global, out);
+      } else if (global.asOf !== undefined) {
+        throw new ResticError('UNSUPPORTED', '--as-of is not available in this build of restic-ts');
+      }
       return backend;
     })();
     return backendPromise;
@@ -137,7 +146,14 @@ function makeContext(
       repositoryPromise ??= (async () => {
         const backend = await getBackend();
         const password = await readPassword('enter password for repository: ');
-        const openOptions: Parameters<typeof Repository.open>[0] = { backend, password, compression: global.compression };
+        const openOptions: Parameters<typeof Repository.open>[0] = {
+          backend,
+          password,
+          compression: global.compression,
+          onProgress: (event) => {
+            if (event.phase === 'key-damaged') out.warn(`Warning: skipping damaged key file: ${event.error?.message ?? event.keyId}`);
+          },
+        };
         if (global.keyHint !== undefined) openOptions.keyHint = global.keyHint;
         const repo = await Repository.open(openOptions);
         if (out.stdout.isTTY && !global.json) {

@@ -29,9 +29,11 @@ export const DEFAULT_MAX_KEYS = 20;
 export type UnpackedFileType = 'snapshot' | 'index' | 'lock';
 
 export interface OpenProgress {
-  /** `key`: trying a key file; `config`: loading the config. */
-  phase: 'key' | 'config';
+  /** `key`: trying a key file; `key-damaged`: a key file was skipped as unreadable; `config`: loading the config. */
+  phase: 'key' | 'key-damaged' | 'config';
   keyId?: Id;
+  /** For `key-damaged`: what is wrong with it. */
+  error?: ResticError;
 }
 
 export interface RepositoryOpenOptions {
@@ -134,8 +136,11 @@ export class Repository {
 
   /**
    * Finds the key file `password` opens: the `keyHint` match first, then every key file in
-   * listing order, at most `maxKeys` of them. A key whose MAC does not verify is skipped; a key
-   * file that cannot be parsed is CORRUPT (restic aborts there too).
+   * listing order, at most `maxKeys` of them. A key whose MAC does not verify belongs to
+   * another password and is skipped. A damaged key file (bad JSON, wrong hash, bad sealed
+   * key) is reported through `onProgress` and skipped too, so one broken file does not lock
+   * out the other keys; when no key opens, the first damaged file is the error (CORRUPT
+   * naming it), since it may have been this password's key. Otherwise WRONG_PASSWORD.
    */
   static async searchKey(
     backend: Backend,
@@ -145,13 +150,21 @@ export class Repository {
     const keyIds: Id[] = [];
     for await (const info of backend.list('key')) if (isId(info.name)) keyIds.push(info.name.toLowerCase());
     keyIds.sort();
+    const damaged: ResticError[] = [];
     const tryKey = async (keyId: Id): Promise<{ keyId: Id; masterKey: MasterKey; keyFile: KeyFile } | undefined> => {
       options.onProgress?.({ phase: 'key', keyId });
       const file = relativePath('key', keyId);
-      const bytes = await readVerified(backend, 'key', keyId);
-      const keyFile = parseKeyFile(bytes, file);
-      const masterKey = await openKeyFile(keyFile, password, file);
-      return masterKey ? { keyId, masterKey, keyFile } : undefined;
+      try {
+        const bytes = await readVerified(backend, 'key', keyId);
+        const keyFile = parseKeyFile(bytes, file);
+        const masterKey = await openKeyFile(keyFile, password, file);
+        return masterKey ? { keyId, masterKey, keyFile } : undefined;
+      } catch (err) {
+        if (!isResticError(err, 'CORRUPT')) throw err;
+        damaged.push(err);
+        options.onProgress?.({ phase: 'key-damaged', keyId, error: err });
+        return undefined;
+      }
     };
 
     const hint = options.keyHint?.toLowerCase();
@@ -174,6 +187,11 @@ export class Repository {
       checked++;
       const found = await tryKey(keyId);
       if (found) return found;
+    }
+    if (damaged.length > 0) {
+      const first = damaged[0];
+      const more = damaged.length > 1 ? ` (and ${damaged.length - 1} more damaged key files)` : '';
+      throw new ResticError('CORRUPT', `${first.message}${more}; no other key file matches the password`, { file: first.file, cause: first });
     }
     throw new ResticError('WRONG_PASSWORD', 'wrong password or no key found');
   }

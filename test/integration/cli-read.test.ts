@@ -56,8 +56,18 @@ function sortGroups(json: string): unknown {
 for (const version of ['v1', 'v2'] as const) {
   describe(`read commands on a restic-made ${version} repository`, () => {
     const f = (): Fixture => fixtures[version];
-    const args = (...rest: string[]): string[] => ['-r', f().repo, '--password-file', f().pwFile, ...rest];
-    const theirs = (...rest: string[]) => restic(['--no-lock', ...rest], { repo: f().repo, password: TEST_PASSWORD });
+    const args = (...rest: string[]): string[] => ['-r', f().repo, '--password-file', f().pwFile, '--no-lock', ...rest];
+    // restic's answers do not change: run each command once (every run costs a key derivation)
+    const memo = new Map<string, ReturnType<typeof restic>>();
+    const theirs = (...rest: string[]): ReturnType<typeof restic> => {
+      const key = JSON.stringify(rest);
+      let r = memo.get(key);
+      if (!r) {
+        r = restic(['--no-lock', ...rest], { repo: f().repo, password: TEST_PASSWORD });
+        memo.set(key, r);
+      }
+      return r;
+    };
 
     it('snapshots --json equals restic, with and without filters', async () => {
       for (const extra of [[], ['--host', 'alpha'], ['--tag', 'one'], ['--tag', 'x,y'], ['--latest', '1'], ['--path', join(tmp.path, version, 'src', 'dir')]]) {
@@ -105,7 +115,7 @@ for (const version of ['v1', 'v2'] as const) {
 
     it('cat blob and cat pack give restic the same bytes', async () => {
       const blobs = theirs('list', 'blobs').stdout.trim().split('\n').map((l) => l.split(' '));
-      for (const [, id] of blobs.slice(0, 6)) {
+      for (const [, id] of [blobs[0], blobs[blobs.length - 1]]) {
         const r = await ours(args('cat', 'blob', id));
         expect(r.code).toBe(0);
         expect(r.stdoutBytes.equals(theirs('cat', 'blob', id).stdoutBytes)).toBe(true);

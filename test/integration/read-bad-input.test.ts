@@ -215,6 +215,38 @@ describe('bad input on the read side', () => {
     expect(r.stderr).toContain('/no');
   });
 
+  it('blob missing from the index: BLOB_NOT_FOUND', async () => {
+    const r = await run(pristine, 'cat', 'blob', 'ab'.repeat(32));
+    expect(r.code).toBe(exitCodeFor('BLOB_NOT_FOUND'));
+    expect(r.stderr).toBe(`Fatal: blob ${'ab'.repeat(32)} not found\n`);
+  });
+
+  it('damaged pack: MAC_FAILED naming the pack and the blob', async () => {
+    const repo = copyRepo();
+    const [type, blobId] = restic(['list', 'blobs', '--no-lock'], { repo }).stdout.trim().split('\n')[0].split(' ');
+    const packs = readdirSync(join(repo, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+    for (const pack of packs) {
+      const p = join(pack.parentPath, pack.name);
+      const bytes = readFileSync(p);
+      for (let i = 20; i < bytes.length - 40; i += 16) bytes[i] ^= 0x55; // damage every blob, keep the header
+      writeFileSync(p, bytes);
+    }
+    const r = await run(repo, 'cat', 'blob', blobId);
+    expect(r.code, r.stderr).toBe(exitCodeFor('MAC_FAILED'));
+    expect(r.stderr).toContain(`${type} blob ${blobId}`);
+    expect(r.stderr).toMatch(/data\/[0-9a-f]{2}\/[0-9a-f]{64}/);
+  });
+
+  it('damaged index file: names the index file', async () => {
+    const repo = copyRepo();
+    const indexId = onlyFile(join(repo, 'index'));
+    const p = join(repo, 'index', indexId);
+    writeFileSync(p, readFileSync(p).subarray(0, 50));
+    const r = await run(repo, 'cat', 'blob', 'ab'.repeat(32));
+    expect(r.code).toBe(exitCodeFor('CORRUPT'));
+    expect(r.stderr).toContain(`index/${indexId}`);
+  });
+
   it('invalid repository string: INVALID_LOCATION', async () => {
     const r = await run('s3:', 'snapshots');
     expect(r.code).toBe(exitCodeFor('INVALID_LOCATION'));
@@ -236,7 +268,7 @@ describe('bad input on the read side', () => {
     expect(r.stderr).toBe('Fatal: Please specify repository location (-r or --repository-file)\n');
   });
 
-  it('MAC sanity: our own open() agrees the damaged config fails', () => {
+  it('sanity: our open() accepts the undamaged config restic wrote', () => {
     const key = masterKeyOf(pristine);
     const bytes = readFileSync(join(pristine, 'config'));
     expect(() => openSealed(key, bytes, 'config')).not.toThrow();

@@ -98,7 +98,12 @@ describe('Repository.open', () => {
     const bad = utf8('{"kdf":"scrypt","N":"x"}');
     const id = hex(sha256(bad));
     await backend.write('key', id, bad);
-    await expectCode(Repository.open({ backend, password: 'pw', keyHint: id }), 'CORRUPT', `keys/${id}`);
+    await expectCode(Repository.open({ backend, password: 'other', keyHint: id }), 'CORRUPT', `keys/${id}`);
+    // the intact key still opens, the damaged one is reported and skipped
+    const skipped: string[] = [];
+    const repo = await Repository.open({ backend, password: 'pw', keyHint: id, onProgress: (e) => e.phase === 'key-damaged' && skipped.push(e.keyId!) });
+    expect(skipped).toEqual([id]);
+    expect(repo.keyId).not.toBe(id);
   });
 
   it('a key file whose content does not match its name is CORRUPT', async () => {
@@ -106,7 +111,7 @@ describe('Repository.open', () => {
     const bytes = await backend.read('key', keyId);
     const wrongName = 'f'.repeat(64);
     await backend.write('key', wrongName, bytes);
-    await expectCode(Repository.open({ backend, password: 'pw', keyHint: 'ffff' }), 'CORRUPT', /hash does not match/);
+    await expectCode(Repository.open({ backend, password: 'wrong', keyHint: 'ffff' }), 'CORRUPT', /hash does not match/);
   });
 
   it('config: MAC failure, version 3 and a reducible polynomial are refused', async () => {

@@ -13,7 +13,7 @@ import { isId, type Id } from '../../format/id.js';
 import { encodeKeyFile, parseKeyFile } from '../../format/key-file.js';
 import { encodeLock, parseLock } from '../../format/lock-file.js';
 import { encodeSnapshot } from '../../format/snapshot.js';
-import type { Command, CommandContext } from '../command.js';
+import { loadIndexWithProgress, type Command, type CommandContext } from '../command.js';
 import { indentJson } from '../output.js';
 
 const TYPES = ['config', 'masterkey', 'index', 'snapshot', 'key', 'pack', 'blob', 'tree', 'lock'];
@@ -81,7 +81,7 @@ async function run(ctx: CommandContext): Promise<void> {
       return;
     }
     case 'blob': {
-      const index = await repo.loadIndex();
+      const index = await loadIndexWithProgress(ctx, repo);
       for (const blobType of ['data', 'tree'] as const) {
         if (!index.has(blobType, id!)) continue;
         out.raw(await repo.loadBlob(blobType, id!));
@@ -90,7 +90,7 @@ async function run(ctx: CommandContext): Promise<void> {
       throw new ResticError('BLOB_NOT_FOUND', `blob ${id} not found`);
     }
     case 'tree': {
-      const index = await repo.loadIndex();
+      const index = await loadIndexWithProgress(ctx, repo);
       let treeId: Id;
       if (isId(arg) && index.has('tree', arg.toLowerCase())) {
         treeId = arg.toLowerCase();
