@@ -45,6 +45,13 @@ const MAX_DEPTH = 10_000; // Go's decoder limit
  */
 export class JsonReader {
   pos = 0;
+  /**
+   * Counts what Go's encoder would have written differently: whitespace between tokens, raw
+   * `<`, `>`, `&`, U+2028/U+2029 in strings, and escapes Go does not produce (`\/`, `\u0008`,
+   * `\ufffd`, upper-case hex, …). Schema readers compare it before and after a value to know
+   * whether re-encoding could change its bytes.
+   */
+  nonCanonical = 0;
   private depth = 0;
   private readonly firstStack: boolean[] = [];
 
@@ -71,6 +78,7 @@ export class JsonReader {
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
       else break;
     }
+    if (p !== this.pos) this.nonCanonical++;
     this.pos = p;
   }
 
@@ -206,6 +214,7 @@ export class JsonReader {
             break;
           case 0x2f:
             out += '/';
+            this.nonCanonical++;
             break;
           case 0x62:
             out += '\b';
@@ -224,6 +233,7 @@ export class JsonReader {
             break;
           case 0x75: {
             const hi = this.hex4(p);
+            if (!isCanonicalUnicodeEscape(hi) || t.slice(p, p + 4) !== t.slice(p, p + 4).toLowerCase()) this.nonCanonical++;
             p += 4;
             if (hi >= 0xd800 && hi <= 0xdbff) {
               // A surrogate pair, or a lone surrogate that Go turns into U+FFFD.
@@ -249,7 +259,8 @@ export class JsonReader {
         chunkStart = p;
         continue;
       }
-      if (c < 0x20 || Number.isNaN(c)) {
+      if (c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) this.nonCanonical++;
+      else if (c < 0x20 || Number.isNaN(c)) {
         throw this.error(Number.isNaN(c) ? 'unterminated string' : `control character U+${c.toString(16).padStart(4, '0')} in string`, p);
       }
       p++;
@@ -389,6 +400,12 @@ export class JsonReader {
     this.skipWs();
     if (this.pos !== this.text.length) throw this.error(this.describe(this.pos) + ' after the top-level value');
   }
+}
+
+/** The `\uXXXX` escapes Go's HTML-escaping encoder writes (Go ≥ 1.22: \b and \f are short). */
+function isCanonicalUnicodeEscape(c: number): boolean {
+  if (c < 0x20) return c !== 0x08 && c !== 0x09 && c !== 0x0a && c !== 0x0c && c !== 0x0d;
+  return c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029;
 }
 
 function isDigit(c: number): boolean {

@@ -269,6 +269,14 @@ export function matchField<T extends string>(key: string, known: ReadonlySet<str
 /** Source text of nodes parsed from a tree, for the round-trip rule (see file comment). */
 const nodeSources = new WeakMap<TreeNode, string>();
 
+/**
+ * The JSON text a parsed node was read from, kept only when Go's canonical encoding of it
+ * could differ (undefined for ordinary nodes and for nodes built in memory).
+ */
+export function keptNodeSource(node: TreeNode): string | undefined {
+  return nodeSources.get(node);
+}
+
 function readStringField(r: JsonReader, field: string): string | undefined {
   const kind = r.peek();
   if (kind === 'null') {
@@ -281,23 +289,40 @@ function readStringField(r: JsonReader, field: string): string | undefined {
 
 // GoTime is immutable, and a tree repeats the same few timestamps (atime = mtime, siblings
 // written together), so parsed and formatted times are cached.
-const parsedTimes = new Map<string, GoTime>();
+const parsedTimes = new Map<string, { time: GoTime; canonical: boolean }>();
 const formattedTimes = new WeakMap<GoTime, string>();
+/** Whether the last time readTimeField returned was written exactly as Go writes it. */
+let lastTimeCanonical = true;
 
 export function readTimeField(r: JsonReader, field: string): GoTime | undefined {
   const s = readStringField(r, field);
   if (s === undefined) return undefined;
   const cached = parsedTimes.get(s);
-  if (cached !== undefined) return cached;
-  let t: GoTime;
+  if (cached !== undefined) {
+    lastTimeCanonical = cached.canonical;
+    return cached.time;
+  }
+  let time: GoTime;
+  const fast = parseTimeFast(s);
   try {
-    t = parseTimeFast(s) ?? GoTime.parse(s);
+    time = fast ?? GoTime.parse(s);
   } catch {
     throw r.typeError(`field ${field}: invalid timestamp ${JSON.stringify(s)}`);
   }
+  const canonical = fast !== undefined && isCanonicalTimeText(s, fast);
   if (parsedTimes.size >= 4096) parsedTimes.clear();
-  parsedTimes.set(s, t);
-  return t;
+  parsedTimes.set(s, { time, canonical });
+  lastTimeCanonical = canonical;
+  return time;
+}
+
+/** RFC3339Nano as Go writes it: `Z` for UTC, no trailing zeros in the fraction. */
+function isCanonicalTimeText(s: string, t: GoTime): boolean {
+  const last = s.charCodeAt(s.length - 1);
+  if ((t.offsetSeconds === 0) !== (last === 90)) return false;
+  if (s.charCodeAt(19) !== 46) return true;
+  const fractionEnd = last === 90 ? s.length - 1 : s.length - 6;
+  return s.charCodeAt(fractionEnd - 1) !== 48;
 }
 
 /** GoTime.toString, cached per GoTime object. */
@@ -415,6 +440,7 @@ export function readIdField(r: JsonReader, field: string): Id | undefined {
   if (s === undefined) return undefined;
   if (LOWER_HEX_ID.test(s)) return s;
   if (!/^[0-9a-fA-F]{64}$/.test(s)) throw r.typeError(`field ${field}: invalid ID ${JSON.stringify(s)}`);
+  r.nonCanonical++; // upper-case hex: Go writes lower case
   return parseId(s);
 }
 const LOWER_HEX_ID = /^[0-9a-f]{64}$/;
@@ -434,10 +460,45 @@ function readBytesField(r: JsonReader, field: string): Uint8Array | null {
   }
 }
 
-/** Reads one node object at the reader's position. */
+const NODE_FIELD_INDEX: ReadonlyMap<string, number> = new Map(NODE_FIELDS.map((f, i) => [f, i]));
+/** Fields Go always writes (no omitempty). */
+const ALWAYS_WRITTEN = ['name', 'type', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'content'].reduce((m, f) => m | (1 << NODE_FIELD_INDEX.get(f)!), 0);
+const PLAIN_QUOTED_NAME = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+// readNode's "Go would write this differently" flag. Module state rather than closures: this
+// runs for every node of every tree (and readNode is synchronous, never re-entered).
+let unusual = false;
+
+/** An omitempty string: null and '' (a zero value Go omits) are unusual. */
+function str(r: JsonReader, field: string): string | undefined {
+  const v = readStringField(r, field);
+  if (v === undefined || v === '') unusual = true;
+  return v;
+}
+
+/** An omitempty integer: null and 0 are unusual. */
+function uint(r: JsonReader, field: string, max: bigint): bigint | undefined {
+  const v = readUint(r, field, max);
+  if (v === undefined || v === 0n) unusual = true;
+  return v;
+}
+
+function time(r: JsonReader, field: string, current: GoTime): GoTime {
+  const v = readTimeField(r, field);
+  if (v === undefined || !lastTimeCanonical) unusual = true;
+  return v ?? current;
+}
+
+/**
+ * Reads one node object at the reader's position. While reading it notes whether Go would
+ * have written anything differently (field order, omitted zero values, escapes, time layout,
+ * unknown fields); only then is the node's source text kept for the round-trip rule, so
+ * parsed nodes normally hold no reference to the tree text.
+ */
 export function readNode(r: JsonReader): TreeNode {
   if (r.peek() !== 'object') throw r.typeError(`node: expected an object, got ${r.peek()}`);
   const start = r.pos;
+  const nonCanonicalBefore = r.nonCanonical;
   const node: TreeNode = {
     name: EMPTY_BYTES,
     nameText: '',
@@ -464,81 +525,112 @@ export function readNode(r: JsonReader): TreeNode {
   };
   let quotedName = '';
   let linkTargetRaw: Uint8Array | null = null;
+  // Anything Go would write differently sets `unusual` (see above).
+  unusual = false;
+  let lastIndex = -1;
+  let seen = 0;
   r.beginObject();
   for (let key = r.nextKey(); key !== undefined; key = r.nextKey()) {
     const field = matchField<NodeField>(key, NODE_FIELD_SET);
+    if (field === undefined || field !== key) unusual = true;
+    else {
+      const index = NODE_FIELD_INDEX.get(field)!;
+      if (index <= lastIndex) unusual = true;
+      lastIndex = index;
+      seen |= 1 << index;
+    }
     switch (field) {
-      case 'name':
-        quotedName = readStringField(r, 'name') ?? quotedName;
+      case 'name': {
+        const v = readStringField(r, 'name');
+        if (v === undefined) unusual = true;
+        else quotedName = v;
         break;
-      case 'type':
-        node.type = readStringField(r, 'type') ?? node.type;
+      }
+      case 'type': {
+        const v = readStringField(r, 'type');
+        if (v === undefined) unusual = true;
+        else node.type = v;
         break;
+      }
       case 'mode':
-        node.mode = Number(readUint(r, 'mode', MAX_UINT32) ?? node.mode);
+        node.mode = Number(uint(r, 'mode', MAX_UINT32) ?? node.mode);
         break;
       case 'mtime':
-        node.mtime = readTimeField(r, 'mtime') ?? node.mtime;
+        node.mtime = time(r, 'mtime', node.mtime);
         break;
       case 'atime':
-        node.atime = readTimeField(r, 'atime') ?? node.atime;
+        node.atime = time(r, 'atime', node.atime);
         break;
       case 'ctime':
-        node.ctime = readTimeField(r, 'ctime') ?? node.ctime;
+        node.ctime = time(r, 'ctime', node.ctime);
         break;
       case 'uid':
-        node.uid = Number(readUint(r, 'uid', MAX_UINT32) ?? node.uid);
+      case 'gid': {
+        const v = readUint(r, field, MAX_UINT32);
+        if (v === undefined) unusual = true;
+        else node[field] = Number(v);
         break;
-      case 'gid':
-        node.gid = Number(readUint(r, 'gid', MAX_UINT32) ?? node.gid);
-        break;
+      }
       case 'user':
-        node.user = readStringField(r, 'user') ?? node.user;
+        node.user = str(r, 'user') ?? node.user;
         break;
       case 'group':
-        node.group = readStringField(r, 'group') ?? node.group;
+        node.group = str(r, 'group') ?? node.group;
         break;
       case 'inode':
-        node.inode = readUint(r, 'inode', MAX_UINT64) ?? node.inode;
+        node.inode = uint(r, 'inode', MAX_UINT64) ?? node.inode;
         break;
       case 'device_id':
-        node.deviceId = readUint(r, 'device_id', MAX_UINT64) ?? node.deviceId;
+        node.deviceId = uint(r, 'device_id', MAX_UINT64) ?? node.deviceId;
         break;
       case 'size':
-        node.size = readUint(r, 'size', MAX_UINT64) ?? node.size;
+        node.size = uint(r, 'size', MAX_UINT64) ?? node.size;
         break;
       case 'links':
-        node.links = readUint(r, 'links', MAX_UINT64) ?? node.links;
+        node.links = uint(r, 'links', MAX_UINT64) ?? node.links;
         break;
       case 'linktarget': {
-        const s = readStringField(r, 'linktarget');
-        if (s !== undefined) node.linkTarget = utf8Bytes(s);
+        const v = readStringField(r, 'linktarget');
+        if (v === undefined || v === '') unusual = true;
+        if (v !== undefined) node.linkTarget = utf8Bytes(v);
         break;
       }
       case 'linktarget_raw':
         linkTargetRaw = readBytesField(r, 'linktarget_raw');
+        unusual = true; // rare: keep the bytes as read rather than re-deriving both fields
         break;
-      case 'extended_attributes':
+      case 'extended_attributes': {
+        const before = r.nonCanonical;
         node.extendedAttributes = readExtendedAttributes(r);
+        if (node.extendedAttributes.length === 0 || r.nonCanonical !== before) unusual = true;
         break;
+      }
       case 'generic_attributes':
         node.genericAttributes = readGenericAttributes(r);
+        {
+          const keys = Object.keys(node.genericAttributes);
+          if (keys.length === 0 || keys.some((k, i) => i > 0 && compareGoStrings(keys[i - 1], k) >= 0)) unusual = true;
+        }
         break;
       case 'device':
-        node.device = readUint(r, 'device', MAX_UINT64) ?? node.device;
+        node.device = uint(r, 'device', MAX_UINT64) ?? node.device;
         break;
       case 'content':
         node.content = readContent(r);
         break;
       case 'subtree':
         node.subtree = readIdField(r, 'subtree');
-        if (node.subtree === undefined) delete node.subtree;
+        if (node.subtree === undefined) {
+          delete node.subtree;
+          unusual = true;
+        }
         break;
       case 'error':
-        node.error = readStringField(r, 'error') ?? node.error;
+        node.error = str(r, 'error') ?? node.error;
         break;
       default:
         setOwn(node.extra, key, r.readRaw());
+        unusual = true;
     }
   }
   try {
@@ -548,7 +640,13 @@ export function readNode(r: JsonReader): TreeNode {
   }
   node.nameText = utf8Text(node.name);
   if (linkTargetRaw !== null) node.linkTarget = linkTargetRaw;
-  nodeSources.set(node, r.text.slice(start, r.pos));
+  if ((seen & ALWAYS_WRITTEN) !== ALWAYS_WRITTEN) unusual = true;
+  // Our quoting differs where Go's Unicode tables differ from ours, or the writer quoted differently.
+  if (!PLAIN_QUOTED_NAME.test(quotedName) && goQuote(node.name) !== quotedName) unusual = true;
+  if (unusual || r.nonCanonical !== nonCanonicalBefore) {
+    // A copy, so that keeping the node does not keep the whole tree text alive.
+    nodeSources.set(node, Buffer.from(r.text.slice(start, r.pos), 'utf8').toString('utf8'));
+  }
   return node;
 }
 
@@ -559,18 +657,22 @@ function readExtendedAttributes(r: JsonReader): ExtendedAttribute[] {
   r.beginArray();
   while (r.nextElement()) {
     if (r.readNull()) {
+      r.nonCanonical++;
       out.push({ name: '', value: null });
       continue;
     }
     if (r.peek() !== 'object') throw r.typeError(`field extended_attributes: expected objects, got ${r.peek()}`);
     const attr: ExtendedAttribute = { name: '', value: null };
+    let keys = '';
     r.beginObject();
     for (let key = r.nextKey(); key !== undefined; key = r.nextKey()) {
+      keys += key + ',';
       const field = matchField(key, XATTR_FIELDS);
       if (field === 'name') attr.name = readStringField(r, 'extended_attributes.name') ?? attr.name;
       else if (field === 'value') attr.value = readBytesField(r, 'extended_attributes.value');
       else r.skipValue(); // Go ignores unknown keys here, and so does our writer
     }
+    if (keys !== 'name,value,') r.nonCanonical++; // Go writes exactly these two, in this order
     out.push(attr);
   }
   return out;

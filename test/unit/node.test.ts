@@ -9,6 +9,7 @@ import {
   formatTimeFast,
   goFileModeString,
   goModeFromPosix,
+  keptNodeSource,
   newNode,
   nodeTypeFromGoMode,
   nodesEqual,
@@ -306,5 +307,40 @@ describe('timestamp fast paths', () => {
     expect(formatTimeFast(GoTime.parse('0001-01-01T00:00:00Z'))).toBeUndefined();
     expect(formatTimeFast(new GoTime(0, 0, 3601))).toBeUndefined();
     expect(parseTimeFast('2020-02-29T23:59:59.000000001-00:30')!.toString()).toBe('2020-02-29T23:59:59.000000001-00:30');
+  });
+});
+
+describe('round-trip source keeping', () => {
+  it('keeps no source for nodes Go would write identically', () => {
+    for (const key of ['file', 'badName', 'fifo', 'newline', 'dir', 'weird', 'emoji'] as const) {
+      expect(keptNodeSource(parseNode(resticNodes[key])), key).toBeUndefined();
+    }
+  });
+
+  const unusual: [string, string][] = [
+    ['legacy escapes and \\ufffd', resticNodes.link],
+    ['whitespace', resticNodes.file.replace('"type":"file"', '"type": "file"')],
+    ['field order', resticNodes.file.replace('"type":"file","mode":420', '"mode":420,"type":"file"')],
+    ['zero value present', resticNodes.fifo.replace('"content":null', '"size":0,"content":null')],
+    ['null value', resticNodes.fifo.replace('"user":"root"', '"user":null')],
+    ['missing always-written field', resticNodes.fifo.replace(',"content":null', '')],
+    ['time with +00:00', resticNodes.fifo.replace(/"mtime":"[^"]*"/, '"mtime":"2020-01-01T00:00:00+00:00"')],
+    ['fraction with trailing zero', resticNodes.fifo.replace(/"mtime":"[^"]*"/, '"mtime":"2020-01-01T00:00:00.10Z"')],
+    ['unknown field', resticNodes.fifo.replace('"content":null', '"content":null,"x":1')],
+    ['upper-case ID', resticNodes.dir.replace(ID2, ID2.toUpperCase())],
+    ['escaped slash', resticNodes.fifo.replace('"group":"root"', '"group":"ro\\/ot"')],
+    ['raw HTML character', resticNodes.fifo.replace('"group":"root"', '"group":"a<b"')],
+    ['name quoted differently', resticNodes.fifo.replace('"name":"fifo"', '"name":"\\\\x66ifo"')],
+  ];
+  it.each(unusual)('keeps the source when re-encoding could differ: %s', (_label, text) => {
+    const node = parseNode(text);
+    expect(keptNodeSource(node)).toBe(text);
+    expect(encodeNode(node)).toBe(text);
+  });
+
+  it('keeps a copy, not a slice of the whole tree', () => {
+    const tree = parseTree(resticTree);
+    const link = tree.nodes.find((n) => n.nameText === 'link')!;
+    expect(keptNodeSource(link)).toBe(resticNodes.link);
   });
 });
