@@ -108,19 +108,27 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
   }
 
   result.remove = [...removeIds].sort();
-  if (!options.dryRun) {
-    for (const id of result.remove) {
-      try {
-        await repo.backend.remove('snapshot', id);
-      } catch (err) {
-        throw new ResticError(isResticError(err) ? err.code : 'FATAL', `unable to remove snapshots/${id}: ${(err as Error).message}`, {
-          file: `snapshots/${id}`,
-          cause: err,
-        });
-      }
-      result.deleted.push(id);
-      options.onDeleted?.(id);
-    }
-  }
+  if (!options.dryRun) result.deleted = await removeSnapshots(repo, result.remove, options.onDeleted);
   return result;
+}
+
+/**
+ * Deletes snapshot files (full IDs), stopping at the first failure (restic's
+ * DeleteFilesChecked). Returns the IDs deleted.
+ */
+export async function removeSnapshots(repo: Repository, ids: readonly Id[], onDeleted?: (id: Id) => void): Promise<Id[]> {
+  const deleted: Id[] = [];
+  for (const id of ids) {
+    try {
+      await repo.backend.remove('snapshot', id);
+    } catch (err) {
+      throw new ResticError(isResticError(err) ? err.code : 'FATAL', `unable to remove snapshots/${id}: ${(err as Error).message}`, {
+        file: `snapshots/${id}`,
+        cause: err,
+      });
+    }
+    deleted.push(id);
+    onDeleted?.(id);
+  }
+  return deleted;
 }

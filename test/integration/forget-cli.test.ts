@@ -157,6 +157,41 @@ describe('forget like restic 0.14', () => {
     expect(repoFiles()).toEqual(before); // not even a lock file was written
   });
 
+  it('forget --prune --dry-run: the prune plan ignores the snapshots that would go, as restic', async () => {
+    const before = repoFiles();
+    const stats = (text: string): string[] => {
+      const lines = text.split('\n').filter((l) => !/^\[\d+:\d+\]/.test(l));
+      return lines.slice(lines.findIndex((l) => l.startsWith('to repack:')), lines.findIndex((l) => l.startsWith('unused size after prune')) + 1);
+    };
+    const theirs = restic(['forget', '--dry-run', '--prune', '-l', '2'], { repo });
+    const mine = await run(['forget', '--dry-run', '--prune', '-l', '2']);
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(stats(mine.stdout)).toHaveLength(6);
+    expect(stats(mine.stdout)).toEqual(stats(theirs.stdout));
+    expect(mine.stdout).toContain('snapshots have been removed, running prune');
+    expect(repoFiles()).toEqual(before);
+  });
+
+  it('takes an exclusive lock: refuses while another client holds any lock', async () => {
+    const { Repository } = await import('../../src/repository/repository.js');
+    const { LocalBackend } = await import('../../src/backend/local.js');
+    const { acquireLock, lockStoreFor } = await import('../../src/repository/lock.js');
+    const other = await Repository.open({ backend: new LocalBackend(repo), password: 'test-password' });
+    const held = await acquireLock(lockStoreFor(other), { exclusive: false, waitMs: 0 });
+    try {
+      const snapshotsBefore = readdirSync(join(repo, 'snapshots')).sort();
+      const r = await run(['forget', '-l', '1']);
+      expect(r.code).toBe(11);
+      expect(r.stderr).toMatch(/repository is already locked/);
+      const p = await run(['prune']);
+      expect(p.code).toBe(11);
+      expect(readdirSync(join(repo, 'snapshots')).sort()).toEqual(snapshotsBefore);
+    } finally {
+      await held.release();
+      await other.close();
+    }
+  });
+
   it('explicit IDs are removed without a policy; unknown ones are reported', async () => {
     const list = JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as { id: string; short_id: string }[];
     const victim = list[0];

@@ -11,7 +11,7 @@ import { GoJsonObject } from '../../format/json.js';
 import { encodeSnapshot, snapshotToCliJson } from '../../format/snapshot.js';
 import { groupHeader, parseGroupBy, parseTagListFlags, sortOldestFirst, type SnapshotFilter } from '../../format/snapshot-filter.js';
 import { parseDuration } from '../../maintenance/duration.js';
-import { forget, type ForgetGroupResult, type IdentifiedSnapshot } from '../../maintenance/forget.js';
+import { forget, removeSnapshots, type ForgetGroupResult, type IdentifiedSnapshot } from '../../maintenance/forget.js';
 import { countersJson, policyIsEmpty, policyToString, type ExpirePolicy, type KeepReason } from '../../maintenance/forget-policy.js';
 import type { FlagSpec } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
@@ -164,7 +164,7 @@ async function run(ctx: CommandContext): Promise<void> {
 
   if (result.remove.length > 0) {
     if (!dryRun) {
-      await forget(repo, { policy: {}, ids: result.remove, dryRun: false });
+      await removeSnapshots(repo, result.remove);
     } else if (!global.json) {
       out.print(`Would have removed the following snapshots:\n${formatIdSet(result.remove)}\n\n`);
     }
