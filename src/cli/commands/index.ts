@@ -18,6 +18,9 @@ import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
 import { statsCommand } from './stats.js';
 import { versionCommand } from './version.js';
+import { rollbackCommand } from './rollback.js';
+import { auditCommand } from './audit.js';
+import { checkCommand } from './check.js';
 
 export const COMMANDS: readonly Command[] = [
   backupCommand,
@@ -35,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   snapshotsCommand,
   statsCommand,
   versionCommand,
+  checkCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {
