@@ -11,7 +11,8 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { relativePath, type Backend, type ByteRange, type FileInfo, type FileType } from '../backend/backend.js';
 import { checkRange, fileNotFound, truncated } from '../backend/errors.js';
-import type { S3Backend } from '../backend/s3.js';
+import { innermostBackend } from '../backend/open.js';
+import { S3Backend } from '../backend/s3.js';
 import { ResticError } from '../errors.js';
 import { formatInstant } from './time.js';
 import { listVersionHistory, presentAt, requireVersionedHistory, type VersionEvent, type VersionHistory } from './version-history.js';
@@ -148,4 +149,16 @@ export class PointInTimeBackend implements Backend {
 
 function readOnly(location: string, what: string): ResticError {
   return new ResticError('UNSUPPORTED', `cannot ${what}: the point-in-time view ${location} is read-only (drop --as-of to change the repository)`);
+}
+
+/**
+ * The S3Backend under a decorated backend (retry, limits), or a USAGE error naming the
+ * feature when the repository is not on S3.
+ */
+export function requireS3Backend(backend: Backend, what: string): S3Backend {
+  const inner = innermostBackend(backend);
+  if (!(inner instanceof S3Backend)) {
+    throw new ResticError('USAGE', `${what} needs a repository in a versioned S3 bucket (s3:…); ${backend.location} is not on S3`);
+  }
+  return inner;
 }
