@@ -4,12 +4,12 @@
  * the backup credentials deleted or overwrote it. Prints the plan (counts and bytes per file
  * type; every object with -v or --json), applies it without deleting any object version,
  * confirms from a fresh listing that nothing is left to do, and ends with a structural check
- * of the result (snapshots, index, every tree; packs exist and are long enough).
+ * of the result (the check command's structure checks, without reading pack data).
  */
 import { Repository } from '../../repository/repository.js';
 import { ResticError } from '../../errors.js';
 import { applyRollback, planRollback, requireEnabledVersioning, PLAN_FILE_TYPES, type PlannedChange, type RollbackPlan } from '../../s3/rollback.js';
-import { checkStructure, type StructureReport } from '../../s3/structure-check.js';
+import { checkRepository } from '../../maintenance/check.js';
 import { formatInstant, parseTimeArgument } from '../../s3/time.js';
 import { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory } from '../../s3/version-history.js';
 import { openAsOf, requireS3Backend } from '../../s3/versioned-view.js';
@@ -135,16 +135,16 @@ async function run(ctx: CommandContext): Promise<number | void> {
 
   if (!dryRun && !noCheck) {
     const repo = await Repository.open({ backend, password: password!, ...(global.keyHint !== undefined ? { keyHint: global.keyHint } : {}) });
+    // restic's structural check (helper K's src/maintenance/check.ts), without reading pack data.
     // The backend belongs to the command framework, which closes it.
-    const report: StructureReport = await checkStructure(repo, { signal: ctx.signal });
-    result.check = { snapshots: report.snapshots, trees: report.trees, data_blobs: report.dataBlobs, packs: report.packs, problems: report.problems };
-    if (!global.json) {
-      out.info(`structural check: ${report.snapshots} snapshots, ${report.trees} trees, ${report.dataBlobs} data blobs, ${report.packs} packs, ${report.problems.length} problems`);
-    }
-    for (const p of report.problems) out.warn(`check: ${p}`);
-    if (report.problems.length > 0) {
+    const report = await checkRepository(repo);
+    const errors = report.findings.filter((f) => f.severity === 'error');
+    result.check = { snapshots: report.snapshots, trees: report.trees, errors: report.errors, hints: report.hints, problems: errors.map((f) => f.message) };
+    if (!global.json) out.info(`structural check: ${report.snapshots} snapshots, ${report.trees} trees, ${report.errors} errors, ${report.hints} hints`);
+    for (const f of errors) out.warn(`check: ${f.file ? f.file + ': ' : ''}${f.message}`);
+    if (report.errors > 0 || report.aborted) {
       if (global.json) out.jsonLine(JSON.stringify(result));
-      throw new ResticError('CHECK_FAILED', `the rolled-back repository has ${report.problems.length} structural problem(s) (listed above); it was not complete at ${formatInstant(timeMs)} either, or versions have expired`);
+      throw new ResticError('CHECK_FAILED', `the rolled-back repository has ${report.errors} structural error(s) (listed above); it was not complete at ${formatInstant(timeMs)} either, or versions have expired`);
     }
   }
   if (global.json) out.jsonLine(JSON.stringify(result));
