@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goCompactJson, utf8Bytes, utf8Text } from '../../src/format/json.js';
 import { encodeNode, encodeTree, goModeFromPosix, parseTree, type TreeNode } from '../../src/format/node.js';
 import { encodeSnapshot, parseSnapshot, type Snapshot } from '../../src/format/snapshot.js';
-import { NO_GROUPING, groupSnapshots, parseGroupBy, snapshotsToCliJson, sortOldestFirst } from '../../src/format/snapshot-filter.js';
+import { NO_GROUPING, groupSnapshots, matchesFilter, parseGroupBy, parseTagListFlags, snapshotsToCliJson, sortOldestFirst } from '../../src/format/snapshot-filter.js';
 import { requireRestic, restic, tempDir } from '../support/restic.js';
 
 const b = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
@@ -117,6 +117,29 @@ describe.each(cases)('restic-written trees and snapshots ($name)', ({ version })
     expect(snapshotsToCliJson(groupSnapshots(ordered, parseGroupBy('host,tags')))).toBe(
       restic(['snapshots', '--json', '--group-by', 'host,tags'], { repo }).stdout,
     );
+  });
+
+  it('selects the same snapshots as restic for --host/--tag/--path filters', () => {
+    const src = join(dir.path, 'src');
+    const filters: string[][] = [
+      ['--host', 'test-host'],
+      ['--host', 'other', '--host', 'test-host'],
+      ['--host', 'nope'],
+      ['--tag', 'a'],
+      ['--tag', 'b<,a'],
+      ['--tag', 'x', '--tag', ' a '],
+      ['--tag', 'a,x'],
+      ['--tag', ''],
+      ['--path', src],
+      ['--path', src + '/'], // restic 0.14 compares --path strings as given
+    ];
+    for (const args of filters) {
+      const expected = (JSON.parse(restic(['snapshots', '--json', ...args], { repo }).stdout) as { id: string }[]).map((s) => s.id).sort();
+      const flag = (name: string) => args.filter((_, i) => args[i - 1] === name);
+      const filter = { hosts: flag('--host'), tags: parseTagListFlags(flag('--tag')), paths: flag('--path') };
+      const ours = snapshots.filter((sn) => matchesFilter(sn, filter)).map((sn) => sn.id!).sort();
+      expect(ours, args.join(' ')).toEqual(expected);
+    }
   });
 
   it('re-encodes every tree blob to the identical bytes', () => {
