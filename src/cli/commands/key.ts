@@ -1,7 +1,8 @@
 /**
  * `key list`: the key files with user, host and creation time; `*` marks the key that opened
- * the repository. Table and `--json` as restic 0.14 prints them. (`key add|remove|passwd`
- * are the write side's.)
+ * the repository. Table and `--json` as restic 0.14 prints them.
+ * `key add|remove|passwd` (`--new-password-file`, `--user`, `--host`): see maintenance/keys.ts.
+ * `add` takes a shared lock, `remove` and `passwd` an exclusive one (restic 0.14).
  */
 import { relativePath } from '../../backend/backend.js';
 import { ResticError } from '../../errors.js';
@@ -10,6 +11,8 @@ import { shortId } from '../../format/id.js';
 import { parseKeyFile } from '../../format/key-file.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime, renderTable } from '../output.js';
+import { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions, type AddedKey } from '../../maintenance/keys.js';
+import { resolvePassword } from '../password.js';
 
 interface KeyInfo {
   current: boolean;
@@ -57,11 +60,51 @@ async function listKeys(ctx: CommandContext): Promise<void> {
   );
 }
 
+/** The new password: `--new-password-file` (restic has a prompt too; we need the file). */
+async function newPassword(ctx: CommandContext): Promise<string> {
+  const file = ctx.flags.string('new-password-file');
+  if (file === undefined) throw new ResticError('USAGE', 'no new password given: use --new-password-file');
+  return resolvePassword({ passwordFile: file, env: {} });
+}
+
+function newKeyOptions(ctx: CommandContext): AddKeyOptions {
+  const options: AddKeyOptions = {};
+  const user = ctx.flags.string('user');
+  const host = ctx.flags.string('host');
+  if (user) options.username = user;
+  if (host) options.hostname = host;
+  return options;
+}
+
+function savedMessage(added: AddedKey): string {
+  return `saved new key as <Key of ${added.keyFile.username}@${added.keyFile.hostname}, created on ${added.keyFile.created}>`;
+}
+
+async function runKeyChange(ctx: CommandContext, sub: 'add' | 'remove' | 'passwd'): Promise<void> {
+  if (sub === 'remove') {
+    if (ctx.positionals.length !== 2) throw new ResticError('USAGE', 'key remove needs one key ID');
+    const repo = await ctx.openRepository({ lock: 'exclusive' });
+    const id = await findKeyId(repo, ctx.positionals[1]);
+    await removeKey(repo, id);
+    ctx.out.info(`removed key ${id}`);
+    return;
+  }
+  if (ctx.positionals.length !== 1) throw new ResticError('USAGE', `key ${sub} takes no arguments`);
+  const password = await newPassword(ctx);
+  const repo = await ctx.openRepository({ lock: sub === 'add' ? 'shared' : 'exclusive' });
+  const added = sub === 'add' ? await addKey(repo, password, newKeyOptions(ctx)) : await changePassword(repo, password, newKeyOptions(ctx));
+  ctx.out.info(savedMessage(added));
+}
+
 export const keyCommand: Command = {
   name: 'key',
   summary: 'Manage keys (passwords)',
   usage: 'key [flags] [list|add|remove|passwd] [ID]',
-  flags: [],
+  flags: [
+    { name: 'host', kind: 'string', valueName: 'string', description: 'the hostname for new keys' },
+    { name: 'new-password-file', kind: 'string', valueName: 'file', description: 'file from which to read the new password' },
+    { name: 'user', kind: 'string', valueName: 'string', description: 'the username for new keys' },
+  ],
   async run(ctx) {
     const sub = ctx.positionals[0];
     if (sub === 'list') {
@@ -70,7 +113,8 @@ export const keyCommand: Command = {
       return;
     }
     if (sub === 'add' || sub === 'remove' || sub === 'passwd') {
-      throw new ResticError('UNSUPPORTED', `key ${sub} is not implemented yet in restic-ts`);
+      await runKeyChange(ctx, sub);
+      return;
     }
     throw new ResticError('USAGE', 'key: want one of list, add, remove, passwd');
   },
