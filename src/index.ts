@@ -25,6 +25,22 @@ export { compressionImplementation, type CompressionMode } from './compression/i
 export { type Config } from './format/config.js';
 export { parseKeyFile, type KeyFile } from './format/key-file.js';
 export { encodeTree, parseTree, type NodeType, type Tree, type TreeNode } from './format/node.js';
+export { encodeSnapshot, parseSnapshot, snapshotToCliJson, type Snapshot, type SnapshotSummary } from './format/snapshot.js';
+export {
+  groupSnapshots,
+  latestPerHostAndPaths,
+  matchesFilter,
+  parseGroupBy,
+  parseTagListFlags,
+  snapshotsToCliJson,
+  sortNewestFirst,
+  sortOldestFirst,
+  type GroupBy,
+  type SnapshotFilter,
+  type SnapshotGroup,
+  type SnapshotGroupKey,
+} from './format/snapshot-filter.js';
+export { encodeLock, parseLock, type LockInfo } from './format/lock-file.js';
 export { type BlobType, type PackedBlob } from './pack/header.js';
 export { MasterIndex, type BlobLocation, type IndexEntry, type IndexLoadProgress } from './index/master-index.js';
 
@@ -42,3 +58,10 @@ export {
   type UnpackedFileType,
 } from './repository/repository.js';
 export { initRepository, type InitOptions, type InitResult } from './repository/init.js';
+
+// Walking, reading files, restoring
+export { findNode, pathText, streamFileContent, walkTree, type StreamOptions, type TreeSource, type WalkEntry, type WalkOptions } from './restorer/walker.js';
+export { dumpFile, dumpTreeAsTar, resolveDumpTarget, type ByteSink, type DumpTarget } from './restorer/dump.js';
+export { restoreTree, type RestoreOptions, type RestoreProgress, type RestoreSummary } from './restorer/restore.js';
+export { findInSnapshot, type FindMatch, type FindOptions } from './restorer/find.js';
+export { computeStats, type StatsMode, type StatsOptions, type StatsResult } from './restorer/stats.js';
