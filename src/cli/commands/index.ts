@@ -39,6 +39,8 @@ export const COMMANDS: readonly Command[] = [
   statsCommand,
   versionCommand,
   checkCommand,
+  rollbackCommand,
+  auditCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {
