@@ -21,6 +21,7 @@ import { versionCommand } from './version.js';
 import { rollbackCommand } from './rollback.js';
 import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
+import { tagCommand } from './tag.js';
 
 export const COMMANDS: readonly Command[] = [
   backupCommand,
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   statsCommand,
   versionCommand,
   checkCommand,
+  tagCommand,
   rollbackCommand,
   auditCommand,
 ];

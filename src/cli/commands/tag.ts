@@ -1,0 +1,44 @@
+/**
+ * `tag [--add tags] [--remove tags] [--set tags] [--host/--tag/--path filters] [ID…]`:
+ * restic 0.14's tag command (exclusive lock; "modified tags on N snapshots").
+ */
+import { ResticError } from '../../errors.js';
+import { parseTagListFlags } from '../../format/snapshot-filter.js';
+import { tagSnapshots } from '../../maintenance/tag.js';
+import type { Command, CommandContext } from '../command.js';
+import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
+import { selectSnapshots } from './stats.js';
+
+const flatTags = (values: readonly string[]): string[] => parseTagListFlags(values).flat();
+
+async function run(ctx: CommandContext): Promise<void> {
+  const add = flatTags(ctx.flags.strings('add'));
+  const remove = flatTags(ctx.flags.strings('remove'));
+  // `--set ""` means "no tags": keep the empty string that parseTagListFlags may drop
+  const setValues = ctx.flags.strings('set');
+  const set = setValues.length === 1 && setValues[0] === '' ? [''] : flatTags(setValues);
+  if (set.length === 0 && add.length === 0 && remove.length === 0) throw new ResticError('USAGE', 'nothing to do!');
+  if (set.length > 0 && (add.length > 0 || remove.length > 0)) {
+    throw new ResticError('USAGE', '--set and --add/--remove cannot be given at the same time');
+  }
+  if (!ctx.global.noLock) ctx.out.info('create exclusive lock for repository');
+  const repo = await ctx.openRepository({ lock: 'exclusive' });
+  const snapshots = await selectSnapshots(ctx, ctx.positionals);
+  const result = await tagSnapshots(repo, snapshots, { add, remove, set });
+  if (result.modified.length === 0) ctx.out.info('no snapshots were modified');
+  else ctx.out.info(`modified tags on ${result.modified.length} snapshots`);
+}
+
+export const tagCommand: Command = {
+  name: 'tag',
+  summary: 'Modify tags on snapshots',
+  usage: 'tag [flags] [snapshot-ID ...]',
+  flags: [
+    { name: 'add', kind: 'strings', valueName: 'tags', description: 'tags which will be added to the existing tags in the format `tag[,tag,...]` (can be given multiple times)' },
+    { name: 'remove', kind: 'strings', valueName: 'tags', description: 'tags which will be removed from the existing tags in the format `tag[,tag,...]` (can be given multiple times)' },
+    { name: 'set', kind: 'strings', valueName: 'tags', description: 'tags which will replace the existing tags in the format `tag[,tag,...]` (can be given multiple times)' },
+    ...SNAPSHOT_FILTER_FLAGS,
+  ],
+  help: 'The "tag" command allows you to modify tags on exiting snapshots.',
+  run,
+};
