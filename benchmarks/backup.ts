@@ -12,7 +12,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { compressibleSample } from './sample-data.js';
 
@@ -25,17 +25,23 @@ const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: path.j
 
 interface Run {
   seconds: number;
+  /** user + sys CPU seconds (less sensitive than wall time to other load on the machine). */
+  cpu: number;
   peakRssMiB: number;
 }
 
 function timed(cmd: string, args: string[]): Run {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { env, cwd: projectRoot, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { env, cwd: projectRoot, encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   const last = r.stderr.trim().split('\n').pop()!.split(' ');
-  return { seconds: Number(last[0]), peakRssMiB: Number(last[1]) / 1024 };
+  return { seconds: Number(last[0]), peakRssMiB: Number(last[1]) / 1024, cpu: Number(last[2]) + Number(last[3]) };
 }
 
-const oursCmd = [process.execPath, '--import', 'tsx', path.join(projectRoot, 'src/cli/main.ts')];
+// Compiled JavaScript (as installed from npm), not tsx: tsx would add ~1-2 s of transpiling per run.
+const distDir = path.join(projectRoot, 'node_modules', '.cache', 'rts-bench-dist');
+rmSync(distDir, { recursive: true, force: true });
+spawnSync(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', distDir], { cwd: projectRoot });
+const oursCmd = [process.execPath, path.join(distDir, 'cli/main.js')];
 
 function makeSet(name: string): { dir: string; bytes: number } {
   const dir = path.join(work, `src-${name}`);
@@ -73,7 +79,7 @@ function mbps(bytes: number, s: number): string {
 
 const rows: string[] = [];
 const startup = timed(oursCmd[0], [...oursCmd.slice(1), 'version']);
-console.log(`restic-ts CLI start-up (tsx, no build): ${startup.seconds.toFixed(2)} s, ${startup.peakRssMiB.toFixed(0)} MiB`);
+console.log(`restic-ts CLI start-up (compiled): ${startup.seconds.toFixed(2)} s, ${startup.peakRssMiB.toFixed(0)} MiB`);
 for (const name of sets) {
   const { dir, bytes } = makeSet(name);
   execFileSync('sync');
@@ -83,14 +89,16 @@ for (const name of sets) {
     timed(base[0], [...base.slice(1), 'init']);
     const first = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
     const second = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
-    const row = `| ${name} | ${(bytes / MiB).toFixed(0)} MiB | ${tool} | ${first.seconds.toFixed(2)} s | ${mbps(bytes, first.seconds)} | ${first.peakRssMiB.toFixed(0)} MiB | ${second.seconds.toFixed(2)} s | ${second.peakRssMiB.toFixed(0)} MiB |`;
+    const row = `| ${name} | ${(bytes / MiB).toFixed(0)} MiB | ${tool} | ${first.seconds.toFixed(2)} s | ${mbps(bytes, first.seconds)} | ${first.cpu.toFixed(2)} s | ${first.peakRssMiB.toFixed(0)} MiB | ${second.seconds.toFixed(2)} s | ${second.cpu.toFixed(2)} s | ${second.peakRssMiB.toFixed(0)} MiB |`;
     console.log(row);
     rows.push(row);
     rmSync(repo, { recursive: true, force: true });
   }
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('\n| data | size | tool | first backup | MB/s | peak RSS | unchanged re-backup | peak RSS |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);
+console.log('\n| data | size | tool | first backup | MB/s | CPU (user+sys) | peak RSS | unchanged re-backup | CPU | peak RSS |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 rmSync(work, { recursive: true, force: true });
+rmSync(distDir, { recursive: true, force: true });

@@ -85,6 +85,17 @@ export function blobCompression(repoVersion: number, mode: CompressionMode, type
   return mode;
 }
 
+/**
+ * zstd-compresses when asked, but keeps the original when the frame is not smaller
+ * (incompressible data): both forms are valid for every reader, and a stored-as-is blob is
+ * cheaper to verify and to restore. (restic itself stores the frame even when it grew.)
+ */
+export async function compressIfSmaller(data: Uint8Array, level: Exclude<CompressionMode, 'off'> | null): Promise<{ payload: Uint8Array; compressed: boolean }> {
+  if (level === null) return { payload: data, compressed: false };
+  const frame = await compress(data, level);
+  return frame.length < data.length ? { payload: frame, compressed: true } : { payload: data, compressed: false };
+}
+
 export function checkPackSize(bytes: number): number {
   if (!Number.isInteger(bytes) || bytes < MIN_PACK_SIZE || bytes > MAX_PACK_SIZE) {
     throw new ResticError('USAGE', `pack size ${bytes} bytes is out of range: must be between 4 and 128 MiB`);
@@ -156,12 +167,17 @@ export class BlobSaver {
       sizeInRepo = length + 32;
     } else {
       let sealed: Uint8Array;
-      if (this.pool) sealed = await this.pool.seal(data, level);
-      else sealed = seal(this.options.key, level === null ? data : await compress(data, level));
+      let compressed: boolean;
+      if (this.pool) ({ sealed, compressed } = await this.pool.seal(data, level));
+      else {
+        const c = await compressIfSmaller(data, level);
+        sealed = seal(this.options.key, c.payload);
+        compressed = c.compressed;
+      }
       this.throwIfFailed();
       sizeInRepo = sealed.length;
       const packer = this.packers[type];
-      packer.add(id, sealed, level === null ? 0 : length, length);
+      packer.add(id, sealed, compressed ? length : 0, length);
       if (packer.isFull(this.packSize)) {
         this.packers[type] = new Packer(type);
         await this.startUpload(packer);

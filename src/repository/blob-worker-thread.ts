@@ -4,10 +4,11 @@
  * `BlobWorkerPool`; the master key arrives in `workerData`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { compress, type CompressionLevelMode } from '../compression/index.js';
+import type { CompressionLevelMode } from '../compression/index.js';
 import { seal, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
+import { compressIfSmaller } from './blob-saver.js';
 import type { WorkerReply, WorkerRequest } from './blob-worker.js';
 
 const key = (workerData as { key: MasterKey }).key;
@@ -20,9 +21,9 @@ parentPort!.on('message', (req: WorkerRequest) => {
   void (async () => {
     try {
       if (req.op === 'seal') {
-        const payload = req.level === null ? req.data : await compress(req.data, req.level as CompressionLevelMode);
+        const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null);
         const sealed = seal(key, payload);
-        reply({ id: req.id, ok: true, sealed }, sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? [sealed.buffer as ArrayBuffer] : []);
+        reply({ id: req.id, ok: true, sealed, compressed }, sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? [sealed.buffer as ArrayBuffer] : []);
       } else {
         const pack: FinishedPack = req.pack;
         await verifyPack(key, pack);

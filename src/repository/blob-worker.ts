@@ -20,7 +20,7 @@ export type WorkerRequest =
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
-  | { id: number; ok: true; sealed: Uint8Array }
+  | { id: number; ok: true; sealed: Uint8Array; compressed: boolean }
   | { id: number; ok: true; bytes: Uint8Array }
   | { id: number; ok: false; error: { message: string; code?: ErrorCode; file?: string } };
 
@@ -98,10 +98,10 @@ export class BlobWorkerPool {
   }
 
   /** Compresses (when `level` is set) and seals; `data` may be transferred (unusable afterwards). */
-  async seal(data: Uint8Array, level: CompressionLevelMode | null): Promise<Uint8Array> {
+  async seal(data: Uint8Array, level: CompressionLevelMode | null): Promise<{ sealed: Uint8Array; compressed: boolean }> {
     const transfer = ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
     const r = await this.send({ id: this.nextId++, op: 'seal', data, level }, transfer);
-    return (r as { sealed: Uint8Array }).sealed;
+    return r as { sealed: Uint8Array; compressed: boolean };
   }
 
   /** Verifies a finished pack in a worker; the pack's bytes travel there and back without copies. */
