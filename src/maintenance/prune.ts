@@ -204,30 +204,56 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
   const index = await repo.loadIndex();
   const stats = emptyStats();
 
+  // 0. One pass over the index into flat arrays: later passes touch no strings but the keys.
+  const count = index.blobCount;
+  const keys: BlobKey[] = new Array<BlobKey>(count);
+  const packOf = new Uint32Array(count);
+  const lengths = new Float64Array(count);
+  const isTree = new Uint8Array(count);
+  const isCompressed = new Uint8Array(count);
+  const packIds: Id[] = [];
+  const packOrdinal = new Map<Id, number>();
+  {
+    let i = 0;
+    for (const e of index.entries()) {
+      let ordinal = packOrdinal.get(e.packId);
+      if (ordinal === undefined) {
+        ordinal = packIds.length;
+        packIds.push(e.packId);
+        packOrdinal.set(e.packId, ordinal);
+      }
+      keys[i] = blobKey(e.type, e.id);
+      packOf[i] = ordinal;
+      lengths[i] = e.length;
+      isTree[i] = e.type === 'tree' ? 1 : 0;
+      isCompressed[i] = e.uncompressedLength !== 0 ? 1 : 0;
+      i++;
+    }
+  }
+
   // 1. Classify every index entry: the first copy of a used blob is used, later copies are
   //    duplicates, the rest unused.
-  const notFound = new Set(usedBlobs);
   const keepBlobs = new Set<BlobKey>();
   /** Duplicated blob → copies not yet assigned (restic counts from 2, saturating at 255). */
   const duplicates = new Map<BlobKey, number>();
-  for (const e of index.entries()) {
-    const key = blobKey(e.type, e.id);
-    if (notFound.has(key)) {
-      notFound.delete(key);
-      keepBlobs.add(key);
-      stats.size.used += e.length;
-      stats.blobs.used++;
-    } else if (keepBlobs.has(key)) {
-      const count = duplicates.get(key);
-      duplicates.set(key, count === undefined ? 2 : Math.min(count + 1, 255));
-      stats.size.duplicate += e.length;
+  for (let i = 0; i < count; i++) {
+    const key = keys[i];
+    if (keepBlobs.has(key)) {
+      const n = duplicates.get(key);
+      duplicates.set(key, n === undefined ? 2 : Math.min(n + 1, 255));
+      stats.size.duplicate += lengths[i];
       stats.blobs.duplicate++;
+    } else if (usedBlobs.has(key)) {
+      keepBlobs.add(key);
+      stats.size.used += lengths[i];
+      stats.blobs.used++;
     } else {
-      stats.size.unused += e.length;
+      stats.size.unused += lengths[i];
       stats.blobs.unused++;
     }
   }
-  if (notFound.size > 0) {
+  if (keepBlobs.size !== usedBlobs.size) {
+    const notFound = [...usedBlobs].filter((k) => !keepBlobs.has(k));
     throw new ResticError(
       'BLOB_NOT_FOUND',
       `${formatBlobSet(notFound)} not found in the index\n\n` +
@@ -238,55 +264,53 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
   }
 
   // 2. Per pack: header bytes count as used; non-duplicate blobs as classified.
-  const packs = new Map<Id, PackInfo>();
-  for (const packId of index.packIds()) {
-    const blobs = index.blobsOfPack(packId);
-    const blobBytes = blobs.reduce((sum, b) => sum + b.length, 0);
-    packs.set(packId, { usedBlobs: 0, unusedBlobs: 0, usedSize: (index.packSize(packId) ?? 0) - blobBytes, unusedSize: 0, type: 'data', uncompressed: false });
-  }
-  const typeSeen = new Set<Id>();
-  for (const e of index.entries()) {
-    const p = packs.get(e.packId) as PackInfo;
-    if (!typeSeen.has(e.packId)) {
-      typeSeen.add(e.packId);
-      p.type = e.type;
-    } else if (p.type !== e.type) {
+  const infos: PackInfo[] = packIds.map((packId) => ({ usedBlobs: 0, unusedBlobs: 0, usedSize: index.packSize(packId) ?? 0, unusedSize: 0, type: 'data', uncompressed: false }));
+  const typeSeen = new Uint8Array(packIds.length);
+  for (let i = 0; i < count; i++) {
+    const p = infos[packOf[i]];
+    p.usedSize -= lengths[i]; // packSize includes every blob: leave only the header bytes
+    const type: BlobType = isTree[i] ? 'tree' : 'data';
+    if (typeSeen[packOf[i]] === 0) {
+      typeSeen[packOf[i]] = 1;
+      p.type = type;
+    } else if (p.type !== type) {
       p.type = 'mixed';
     }
-    const key = blobKey(e.type, e.id);
+    const key = keys[i];
     if (duplicates.has(key)) {
       // decided below
     } else if (keepBlobs.has(key)) {
-      p.usedSize += e.length;
+      p.usedSize += lengths[i];
       p.usedBlobs++;
     } else {
-      p.unusedSize += e.length;
+      p.unusedSize += lengths[i];
       p.unusedBlobs++;
     }
-    if (e.uncompressedLength === 0) p.uncompressed = true;
+    if (!isCompressed[i]) p.uncompressed = true;
   }
   // 3. Exactly one copy of each duplicated blob becomes used: the first one found in a pack
   //    that already has used blobs, else the last copy.
   if (duplicates.size > 0) {
-    for (const e of index.entries()) {
-      const key = blobKey(e.type, e.id);
-      const count = duplicates.get(key);
-      if (count === undefined) continue;
-      const p = packs.get(e.packId) as PackInfo;
-      if (count === 0) {
-        p.unusedSize += e.length;
+    for (let i = 0; i < count; i++) {
+      const key = keys[i];
+      const n = duplicates.get(key);
+      if (n === undefined) continue;
+      const p = infos[packOf[i]];
+      if (n === 0) {
+        p.unusedSize += lengths[i];
         p.unusedBlobs++;
-      } else if (p.usedBlobs > 0 || count === 1) {
-        p.usedSize += e.length;
+      } else if (p.usedBlobs > 0 || n === 1) {
+        p.usedSize += lengths[i];
         p.usedBlobs++;
         duplicates.set(key, 0);
       } else {
-        p.unusedSize += e.length;
+        p.unusedSize += lengths[i];
         p.unusedBlobs++;
-        duplicates.set(key, count - 1);
+        duplicates.set(key, n - 1);
       }
     }
   }
+  const packs = new Map<Id, PackInfo>(packIds.map((id, o) => [id, infos[o]]));
 
   // 4. Decide per pack file that exists.
   const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
@@ -420,12 +444,13 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
 
   // Blobs that also live in packs that stay need not be copied.
   if (repackPacks.size > 0) {
-    for (const e of index.entries()) {
+    const goes = new Uint8Array(packIds.length);
+    packIds.forEach((id, o) => {
       // (restic 0.14 does not skip forgotten missing packs here; we do, so a blob whose only
       // other copy sits in a missing pack is still carried over.)
-      if (removePacks.has(e.packId) || repackPacks.has(e.packId) || ignorePacks.has(e.packId)) continue;
-      keepBlobs.delete(blobKey(e.type, e.id));
-    }
+      if (removePacks.has(id) || repackPacks.has(id) || ignorePacks.has(id)) goes[o] = 1;
+    });
+    for (let i = 0; i < count; i++) if (!goes[packOf[i]]) keepBlobs.delete(keys[i]);
   } else {
     keepBlobs.clear();
   }
