@@ -5,7 +5,7 @@
  * A file whose content cannot be read completely is removed again, so nothing half-written
  * is left looking like a good file.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { sha256 } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
@@ -48,12 +48,25 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
+/** Opens without updating the access time just restored (O_NOATIME needs ownership or root). */
+async function openForVerify(path: Buffer): Promise<fsp.FileHandle> {
+  const noatime = fsConstants.O_NOATIME;
+  if (noatime !== undefined) {
+    try {
+      return await fsp.open(path, fsConstants.O_RDONLY | noatime);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return fsp.open(path, 'r');
+}
+
 /**
  * restic's verifyFile: the file has the node's size, and each blob-sized slice hashes to the
  * blob ID. CORRUPT naming the file and offset otherwise.
  */
 export async function verifyFileContent(node: TreeNode, path: Buffer, blobSize: BlobSizeLookup, shownPath: string): Promise<void> {
-  const handle = await fsp.open(path, 'r');
+  const handle = await openForVerify(path);
   try {
     const st = await handle.stat({ bigint: true });
     if (st.size !== node.size) {
