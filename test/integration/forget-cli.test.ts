@@ -154,6 +154,18 @@ describe('forget like restic 0.14', () => {
       expect(r.code, args.join(' ')).toBe(24);
       expect(r.stderr).toMatch(message);
     }
+    const pruneCases: [string[], RegExp][] = [
+      [['--bogus'], /unknown flag: --bogus/],
+      [['--max-unused', '100%'], /must be below 100%/],
+      [['--max-unused', ''], /invalid value for --max-unused/],
+      [['--max-repack-size', 'big'], /--max-repack-size/],
+      [['--repack-uncompressed', '--compression', 'off'], /mutually exclusive/],
+    ];
+    for (const [args, message] of pruneCases) {
+      const r = await run(['prune', ...args]);
+      expect(r.code, args.join(' ')).toBe(24);
+      expect(r.stderr).toMatch(message);
+    }
     expect(repoFiles()).toEqual(before); // not even a lock file was written
   });
 
