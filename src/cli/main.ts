@@ -9,11 +9,9 @@
 import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { openBackend } from '../backend/open.js';
 import type { Backend } from '../backend/backend.js';
 import { ResticError, isResticError } from '../errors.js';
-import { acquireLock } from '../repository/lock.js';
-import { Repository } from '../repository/repository.js';
+import type { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
 import { backendDecorator, repositoryLocker } from './command.js';
@@ -21,8 +19,6 @@ import { COMMANDS, findCommand } from './commands/index.js';
 import { GLOBAL_FLAGS, backendOptionsFrom, globalOptionsFrom, type GlobalOptions } from './global-options.js';
 import { Output, type Sink } from './output.js';
 import { resolvePassword } from './password.js';
-// Registers the --as-of backend decorator (point-in-time view of a versioned S3 bucket).
-import './as-of.js';
 
 export interface MainIO {
   stdout?: Sink;
@@ -47,10 +43,10 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     const commandName = head.positionals[0];
     if (commandName === undefined || commandName === 'help') {
       const topic = commandName === 'help' ? head.rest.find((a) => !a.startsWith('-')) : undefined;
-      stdout.write(topic !== undefined ? commandHelp(requireCommand(topic)) : generalHelp());
+      stdout.write(topic !== undefined ? commandHelp(await requireCommand(topic)) : generalHelp());
       return 0;
     }
-    const command = requireCommand(commandName);
+    const command = await requireCommand(commandName);
 
     // 2. Everything else with the command's flags and the global ones (cobra accepts both anywhere).
     const commandIndex = argv.length - head.rest.length - 1;
@@ -80,8 +76,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   }
 }
 
-function requireCommand(name: string): Command {
-  const command = findCommand(name);
+async function requireCommand(name: string): Promise<Command> {
+  const command = await findCommand(name);
   if (!command) throw new ResticError('USAGE', `unknown command "${name}" for "restic-ts" (run "restic-ts help" for the list)`);
   return command;
 }
@@ -105,9 +101,14 @@ function makeContext(
       if (global.repository === undefined) {
         throw new ResticError('USAGE', 'Please specify repository location (-r or --repository-file)');
       }
+      // Loaded on demand: `version` and `help` need none of it, and start faster without.
+      const { openBackend } = await import('../backend/open.js');
       const opened = await openBackend(global.repository, backendOptionsFrom(global, env));
       cleanups.push(() => opened.close());
       let backend = opened;
+      // The point-in-time view (issue 5) registers its decorator when loaded; load it only when
+      // asked for, as it brings the S3 SDK along.
+      if (global.asOf !== undefined && !backendDecorator()) await import('./as-of.js');
       const decorator = backendDecorator();
       if (decorator) {
         backend = await decorator(backend, global, out);
@@ -146,6 +147,7 @@ function makeContext(
       repositoryPromise ??= (async () => {
         const backend = await getBackend();
         const password = await readPassword('enter password for repository: ');
+        const { Repository } = await import('../repository/repository.js');
         const openOptions: Parameters<typeof Repository.open>[0] = {
           backend,
           password,
@@ -173,12 +175,14 @@ function makeContext(
 }
 
 /** restic's lock protocol (src/repository/lock.ts); a failed refresh is reported on stderr. */
-const defaultLocker: NonNullable<ReturnType<typeof repositoryLocker>> = (repo, exclusive, out, signal) =>
-  acquireLock(repo, {
+const defaultLocker: NonNullable<ReturnType<typeof repositoryLocker>> = async (repo, exclusive, out, signal) => {
+  const { acquireLock } = await import('../repository/lock.js');
+  return acquireLock(repo, {
     exclusive,
     signal,
     onRefreshError: (err) => out.warn(`Warning: failed to refresh the repository lock: ${(err as Error).message}`),
   });
+};
 
 /** Prompts on a terminal (no echo), or reads the first line of piped stdin. */
 function defaultReadLine(out: Output): (prompt: string) => Promise<string | undefined> {

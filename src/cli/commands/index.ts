@@ -1,50 +1,59 @@
 /**
- * The command registry. To add a command: create `src/cli/commands/<name>.ts` exporting a
- * `Command`, import it here and add it to the list (one line each).
+ * The command registry. Each command lives in `src/cli/commands/<name>.ts` and exports a
+ * `Command`. Entries are lazy: only the module of the command being run is loaded, so
+ * `restic-ts snapshots` does not pay for the S3 SDK, the archiver's workers, etc.
+ *
+ * To add a command, add one line (keep the summary equal to the command's own):
+ *   lazy('name', 'One-line summary', async () => (await import('./name.js')).nameCommand),
+ * (A plain imported `Command` object in the list works too, but loads eagerly.)
  */
 import type { Command } from '../command.js';
-import { backupCommand } from './backup.js';
-import { catCommand } from './cat.js';
-import { forgetCommand } from './forget.js';
-import { pruneCommand } from './prune.js';
-import { initCommand } from './init.js';
-import { unlockCommand } from './unlock.js';
-import { keyCommand } from './key.js';
-import { listCommand } from './list.js';
-import { dumpCommand } from './dump.js';
-import { findNodesCommand } from './find.js';
-import { lsCommand } from './ls.js';
-import { restoreCommand } from './restore.js';
-import { snapshotsCommand } from './snapshots.js';
-import { statsCommand } from './stats.js';
-import { versionCommand } from './version.js';
-import { rollbackCommand } from './rollback.js';
-import { auditCommand } from './audit.js';
-import { checkCommand } from './check.js';
-import { tagCommand } from './tag.js';
 
-export const COMMANDS: readonly Command[] = [
-  backupCommand,
-  catCommand,
-  forgetCommand,
-  pruneCommand,
-  initCommand,
-  unlockCommand,
-  keyCommand,
-  listCommand,
-  dumpCommand,
-  findNodesCommand,
-  lsCommand,
-  restoreCommand,
-  snapshotsCommand,
-  statsCommand,
-  versionCommand,
-  checkCommand,
-  tagCommand,
-  rollbackCommand,
-  auditCommand,
+/** A command known by name and summary, loaded on first use. */
+export interface LazyCommand {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export type CommandEntry = Command | LazyCommand;
+
+function lazy(name: string, summary: string, load: () => Promise<Command>): LazyCommand {
+  return { name, summary, load };
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  lazy('audit', 'Show what changed in a repository in a versioned S3 bucket since a time', async () => (await import('./audit.js')).auditCommand),
+  lazy('backup', 'Create a new backup of files and/or directories', async () => (await import('./backup.js')).backupCommand),
+  lazy('cat', 'Print internal objects to stdout', async () => (await import('./cat.js')).catCommand),
+  lazy('check', 'Check the repository for errors', async () => (await import('./check.js')).checkCommand),
+  lazy('diff', 'Show differences between two snapshots', async () => (await import('./diff.js')).diffCommand),
+  lazy('dump', 'Print a backed-up file to stdout', async () => (await import('./dump.js')).dumpCommand),
+  lazy('find', 'Find a file, a directory or restic IDs', async () => (await import('./find.js')).findNodesCommand),
+  lazy('forget', 'Remove snapshots from the repository', async () => (await import('./forget.js')).forgetCommand),
+  lazy('init', 'Initialize a new repository', async () => (await import('./init.js')).initCommand),
+  lazy('key', 'Manage keys (passwords)', async () => (await import('./key.js')).keyCommand),
+  lazy('list', 'List objects in the repository', async () => (await import('./list.js')).listCommand),
+  lazy('ls', 'List files in a snapshot', async () => (await import('./ls.js')).lsCommand),
+  lazy('prune', 'Remove unneeded data from the repository', async () => (await import('./prune.js')).pruneCommand),
+  lazy('rebuild-index', 'Build a new index (restic 0.14 name of `repair index`)', async () => (await import('./repair.js')).rebuildIndexCommand),
+  lazy('repair', 'Repair the repository', async () => (await import('./repair.js')).repairCommand),
+  lazy('restore', 'Extract the data from a snapshot', async () => (await import('./restore.js')).restoreCommand),
+  lazy('rollback', 'Bring a repository in a versioned S3 bucket back to how it was at a time', async () => (await import('./rollback.js')).rollbackCommand),
+  lazy('snapshots', 'List all snapshots', async () => (await import('./snapshots.js')).snapshotsCommand),
+  lazy('stats', 'Scan the repository and show basic statistics', async () => (await import('./stats.js')).statsCommand),
+  lazy('tag', 'Modify tags on snapshots', async () => (await import('./tag.js')).tagCommand),
+  lazy('unlock', 'Remove locks other processes created', async () => (await import('./unlock.js')).unlockCommand),
+  lazy('version', 'Print version information', async () => (await import('./version.js')).versionCommand),
 ];
 
-export function findCommand(name: string): Command | undefined {
-  return COMMANDS.find((c) => c.name === name);
+function isLazy(entry: CommandEntry): entry is LazyCommand {
+  return 'load' in entry && typeof entry.load === 'function';
+}
+
+/** The command named `name`, loaded; undefined when there is none. */
+export async function findCommand(name: string): Promise<Command | undefined> {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) return undefined;
+  return isLazy(entry) ? entry.load() : entry;
 }
