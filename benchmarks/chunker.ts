@@ -12,7 +12,7 @@
  * Prints a human-readable report and, last, one JSON line with the figures.
  */
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,8 +82,16 @@ async function main(): Promise<void> {
   const data = randomData(totalMiB * MiB);
   const wall: number[] = [];
   const cpu: number[] = [];
+  const shaCpu: number[] = [];
   let chunkCount = 0;
   for (let r = 0; r < runs; r++) {
+    // A yardstick measured in the same moments: SHA-256 (node:crypto) over the same data. On a
+    // shared machine the chunker/SHA-256 ratio is steadier than either figure alone.
+    const s0 = process.cpuUsage();
+    createHash('sha256').update(data).digest();
+    const sc = process.cpuUsage(s0);
+    shaCpu.push(totalMiB / ((sc.user + sc.system) / 1e6));
+
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     chunkCount = chunkBuffer(data, TEST_POLYNOMIAL).length;
@@ -94,6 +102,10 @@ async function main(): Promise<void> {
   console.log(`in memory, ${totalMiB} MiB random, ${chunkCount} chunks, ${runs} runs:`);
   console.log(`  wall MiB/s: best ${Math.max(...wall).toFixed(0)}, median ${median(wall).toFixed(0)}  [${wall.map((x) => x.toFixed(0)).join(' ')}]`);
   console.log(`  CPU  MiB/s: best ${Math.max(...cpu).toFixed(0)}, median ${median(cpu).toFixed(0)}  [${cpu.map((x) => x.toFixed(0)).join(' ')}]`);
+  const ratios = cpu.map((c, r) => c / shaCpu[r]);
+  console.log(
+    `  SHA-256 CPU MiB/s in the same runs: median ${median(shaCpu).toFixed(0)}; chunker/SHA-256 ratio: median ${median(ratios).toFixed(3)}, best ${Math.max(...ratios).toFixed(3)}`,
+  );
 
   // 2. Streaming from disk, in a fresh process so the RSS is the streamer's alone.
   const dir = mkdtempSync(join(tmpdir(), 'restic-ts-bench-chunker-'));
@@ -128,6 +140,8 @@ async function main(): Promise<void> {
       wallMedian: median(wall),
       cpuBest: Math.max(...cpu),
       cpuMedian: median(cpu),
+      sha256CpuMedian: median(shaCpu),
+      chunkerToSha256Median: median(cpu.map((c, r) => c / shaCpu[r])),
       stream,
       loadavg: loadavg(),
     }),
