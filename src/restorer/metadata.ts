@@ -67,8 +67,10 @@ export async function createSymlink(node: TreeNode, path: Buffer): Promise<void>
 }
 
 function seconds(t: GoTime): number {
-  // microseconds survive in a double; the exact pass below fixes the rest
-  return t.unixSeconds + Math.floor(t.nanos / 1000) / 1e6;
+  // libuv truncates to microseconds, and a double near 1.7e9 is only ~0.24 µs precise: aim at
+  // the middle of the wanted microsecond so truncation lands on it. The exact pass below sets
+  // what lies beyond microseconds.
+  return t.unixSeconds + (Math.floor(t.nanos / 1000) + 0.5) / 1e6;
 }
 
 /** A pending exact (nanosecond) timestamp, set in one batch at the end of a restore. */
@@ -88,12 +90,17 @@ export async function restoreMetadata(node: TreeNode, path: Buffer): Promise<Exa
   const atime = node.atime;
   const mtime = node.mtime;
   await fsp.lutimes(path, seconds(atime), seconds(mtime));
-  if (atime.nanos % 1000 !== 0 || mtime.nanos % 1000 !== 0) return { path, atime, mtime };
+  // before 1970 the double conversion rounds the wrong way: those go through the exact pass too
+  const inexact = (t: GoTime): boolean => t.nanos % 1000 !== 0 || t.unixSeconds < 0;
+  if (inexact(atime) || inexact(mtime)) return { path, atime, mtime };
   return undefined;
 }
 
-function touchTime(t: GoTime): string {
-  return `@${t.unixSeconds}.${String(t.nanos).padStart(9, '0')}`;
+/** `@[-]S.NNNNNNNNN` for touch -d: a negative value's fraction counts away from zero. */
+export function touchTime(t: GoTime): string {
+  const total = BigInt(t.unixSeconds) * 1_000_000_000n + BigInt(t.nanos);
+  const abs = total < 0n ? -total : total;
+  return `@${total < 0n ? '-' : ''}${abs / 1_000_000_000n}.${String(abs % 1_000_000_000n).padStart(9, '0')}`;
 }
 
 /** Sets the pending exact timestamps: one `xargs -0 touch` per distinct (atime, mtime). */
