@@ -27,6 +27,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('backup', 'Create a new backup of files and/or directories', async () => (await import('./backup.js')).backupCommand),
   lazy('cat', 'Print internal objects to stdout', async () => (await import('./cat.js')).catCommand),
   lazy('check', 'Check the repository for errors', async () => (await import('./check.js')).checkCommand),
+  lazy('copy', 'Copy snapshots from one repository to another', async () => (await import('./copy.js')).copyCommand),
   lazy('diff', 'Show differences between two snapshots', async () => (await import('./diff.js')).diffCommand),
   lazy('dump', 'Print a backed-up file to stdout', async () => (await import('./dump.js')).dumpCommand),
   lazy('find', 'Find a file, a directory or restic IDs', async () => (await import('./find.js')).findNodesCommand),
