@@ -5,6 +5,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBackend } from '../../src/backend/open.js';
+import { acquireLock } from '../../src/repository/lock.js';
+import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
 import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
@@ -123,6 +126,27 @@ for (const version of ['v1', 'v2'] as const) {
       const pack = theirs('list', 'packs').stdout.trim().split('\n')[0];
       const r = await ours(args('cat', 'pack', pack));
       expect(r.stdoutBytes.equals(theirs('cat', 'pack', pack).stdoutBytes)).toBe(true);
+    });
+
+    it('cat tree SNAPSHOT[:DIR] prints the tree blob restic has; cat lock equals restic', async () => {
+      const snaps = JSON.parse(theirs('snapshots', '--json').stdout) as Array<{ id: string; tree: string; paths: string[] }>;
+      const sn = snaps[0];
+      const r = await ours(args('cat', 'tree', sn.id));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdoutBytes.equals(theirs('cat', 'blob', sn.tree).stdoutBytes)).toBe(true);
+      const byId = await ours(args('cat', 'tree', sn.tree));
+      expect(byId.stdoutBytes.equals(r.stdoutBytes)).toBe(true);
+
+      const repo = await Repository.open({ backend: await openBackend(f().repo), password: TEST_PASSWORD });
+      const lock = await acquireLock(repo, { exclusive: false, waitMs: 0 });
+      try {
+        const mine = await ours(args('cat', 'lock', lock.id));
+        expect(mine.stderr).toBe('');
+        expect(mine.stdout).toBe(restic(['--no-lock', 'cat', 'lock', lock.id], { repo: f().repo }).stdout);
+      } finally {
+        await lock.release();
+        await repo.close();
+      }
     });
 
     it('list snapshots/packs/index/keys/blobs equal restic (as sets)', async () => {
