@@ -290,7 +290,7 @@ function readStringField(r: JsonReader, field: string): string | undefined {
 // GoTime is immutable, and a tree repeats the same few timestamps (atime = mtime, siblings
 // written together), so parsed and formatted times are cached.
 const parsedTimes = new Map<string, { time: GoTime; canonical: boolean }>();
-const formattedTimes = new WeakMap<GoTime, string>();
+const formattedTimes = new Map<GoTime, string>();
 /** Whether the last time readTimeField returned was written exactly as Go writes it. */
 let lastTimeCanonical = true;
 
@@ -325,11 +325,16 @@ function isCanonicalTimeText(s: string, t: GoTime): boolean {
   return s.charCodeAt(fractionEnd - 1) !== 48;
 }
 
-/** GoTime.toString, cached per GoTime object. */
+/**
+ * GoTime.toString with a small identity cache (atime is usually the mtime object, and parsed
+ * trees share time objects). A bounded Map, not a WeakMap: WeakMap inserts cost more than the
+ * formatting they would save.
+ */
 function formatTime(t: GoTime): string {
   let s = formattedTimes.get(t);
   if (s === undefined) {
     s = formatTimeFast(t) ?? t.toString();
+    if (formattedTimes.size >= 1024) formattedTimes.clear();
     formattedTimes.set(t, s);
   }
   return s;
@@ -398,41 +403,56 @@ export function parseTimeFast(s: string): GoTime | undefined {
   return new GoTime(local - offset, nanos, offset);
 }
 
-function pad2(n: number): string {
-  return n < 10 ? '0' + n : String(n);
-}
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => (i < 10 ? '0' + i : String(i)));
+// Consecutive times are mostly on the same day with the same offset: remember the last ones.
+let lastDay = Number.NaN;
+let lastDayText = '';
+let lastOffset = Number.NaN;
+let lastOffsetText = '';
 
-/** Go RFC3339Nano for years 1000..9999 and whole-minute offsets, else undefined. */
+/** Go RFC3339Nano for years 1000..9999 and whole-minute offsets below 100 h, else undefined. */
 export function formatTimeFast(t: GoTime): string | undefined {
   const off = t.offsetSeconds;
-  if (off % 60 !== 0) return undefined;
+  if (off % 60 !== 0 || Math.abs(off) >= 100 * 3600) return undefined;
   const local = t.unixSeconds + off;
   const days = Math.floor(local / 86400);
   const secOfDay = local - days * 86400;
-  // civil from days (Hinnant)
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  if (y < 1000 || y > 9999) return undefined;
-  const h = Math.floor(secOfDay / 3600);
-  const mi = Math.floor((secOfDay % 3600) / 60);
-  const sec = secOfDay % 60;
-  let out = `${y}-${pad2(m)}-${pad2(d)}T${pad2(h)}:${pad2(mi)}:${pad2(sec)}`;
-  if (t.nanos !== 0) {
-    const frac = String(t.nanos).padStart(9, "0");
-    let end = 9;
-    while (frac.charCodeAt(end - 1) === 48) end--;
-    out += '.' + frac.slice(0, end);
+  if (days !== lastDay) {
+    // civil from days (Hinnant)
+    const z = days + 719468;
+    const era = Math.floor(z / 146097);
+    const doe = z - era * 146097;
+    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const m = mp < 10 ? mp + 3 : mp - 9;
+    const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    if (y < 1000 || y > 9999) return undefined;
+    lastDayText = y + '-' + TWO_DIGITS[m] + '-' + TWO_DIGITS[d] + 'T';
+    lastDay = days;
   }
-  if (off === 0) return out + 'Z';
-  const abs = Math.abs(off);
-  return out + (off < 0 ? '-' : '+') + pad2(Math.floor(abs / 3600)) + ':' + pad2(Math.floor((abs % 3600) / 60));
+  if (off !== lastOffset) {
+    const abs = Math.abs(off);
+    lastOffsetText = off === 0 ? 'Z' : (off < 0 ? '-' : '+') + TWO_DIGITS[Math.floor(abs / 3600)] + ':' + TWO_DIGITS[Math.floor((abs % 3600) / 60)];
+    lastOffset = off;
+  }
+  const h = Math.floor(secOfDay / 3600);
+  const rest = secOfDay - h * 3600;
+  const mi = Math.floor(rest / 60);
+  let out = lastDayText + TWO_DIGITS[h] + ':' + TWO_DIGITS[mi] + ':' + TWO_DIGITS[rest - mi * 60];
+  const nanos = t.nanos;
+  if (nanos !== 0) {
+    let n = nanos;
+    let width = 9;
+    while (n % 10 === 0) {
+      n /= 10;
+      width--;
+    }
+    const digits = String(n);
+    out += (digits.length < width ? '.' + '0'.repeat(width - digits.length) : '.') + digits;
+  }
+  return out + lastOffsetText;
 }
 
 export function readIdField(r: JsonReader, field: string): Id | undefined {
@@ -858,16 +878,28 @@ function rawMapsEqual(a: Record<string, string>, b: Record<string, string>): boo
  * name. Throws USAGE for an empty or duplicate name (restic's ErrTreeNotOrdered).
  */
 export function encodeTree(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): Uint8Array {
-  // Encoding node by node into bytes avoids building (and flattening) one huge rope string.
+  // Node by node into one growing buffer: no huge rope string to flatten, no buffer per node.
   const parts = encodedNodes(nodes, options);
-  const chunks: Buffer[] = [TREE_PREFIX];
-  for (let i = 0; i < parts.length; i++) chunks.push(Buffer.from(i === 0 ? parts[i] : ',' + parts[i], 'utf8'));
-  chunks.push(TREE_SUFFIX);
-  const buf = Buffer.concat(chunks);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  let buf = Buffer.allocUnsafe(64 + parts.reduce((n, p) => n + p.length + 1, 0));
+  let at = buf.write('{"nodes":[', 0, 'latin1');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (buf.length - at < part.length * 3 + 8) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + part.length * 3 + 8));
+      buf.copy(bigger, 0, 0, at);
+      buf = bigger;
+    }
+    if (i > 0) buf[at++] = 0x2c;
+    at += buf.write(part, at, 'utf8');
+  }
+  if (buf.length - at < 3) {
+    const bigger = Buffer.allocUnsafe(at + 3);
+    buf.copy(bigger, 0, 0, at);
+    buf = bigger;
+  }
+  at += buf.write(']}\n', at, 'latin1');
+  return new Uint8Array(buf.buffer, buf.byteOffset, at);
 }
-const TREE_PREFIX = Buffer.from('{"nodes":[');
-const TREE_SUFFIX = Buffer.from(']}\n');
 
 /** As encodeTree, as a JS string (the blob is its UTF-8 encoding). */
 export function encodeTreeText(nodes: readonly TreeNode[], options: EncodeTreeOptions = {}): string {
