@@ -131,7 +131,7 @@ export class PointInTimeBackend implements Backend {
     }
   }
 
-  write(type: FileType, name: string): Promise<void> {
+  write(type: FileType, name: string, _data: Uint8Array): Promise<void> {
     return Promise.reject(readOnly(this.location, `write ${relativePath(type, name)}`));
   }
 

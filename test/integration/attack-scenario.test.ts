@@ -15,41 +15,16 @@
  *   back the source byte for byte; a second rollback plans nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { makeSourceTree, sleep, treeDigest, versionCount } from './s3-versioned-support.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client, type TestBucketOptions } from '../support/s3.js';
 
 const PREFIX = 'repo';
-
-/** Every regular file under `root`, relative path → SHA-256. */
-export function treeDigest(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(root);
-  return out;
-}
-
-export function makeSourceTree(root: string): string {
-  const src = join(root, 'source');
-  mkdirSync(join(src, 'docs', 'deep'), { recursive: true });
-  for (let i = 0; i < 5; i++) writeFileSync(join(src, `data${i}.bin`), randomBytes(200_000 + i * 7_000));
-  writeFileSync(join(src, 'docs', 'readme.txt'), 'the original, precious data\n'.repeat(500));
-  writeFileSync(join(src, 'docs', 'deep', 'notes.md'), '# notes\n' + 'x'.repeat(3000));
-  return src;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function currentKeys(client: S3Client, bucket: string): Promise<string[]> {
   const keys: string[] = [];
@@ -60,20 +35,6 @@ async function currentKeys(client: S3Client, bucket: string): Promise<string[]> 
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return keys.sort();
-}
-
-/** Count of versions + delete markers under the prefix: rollback must never lower it. */
-export async function versionCount(client: S3Client, bucket: string): Promise<number> {
-  let n = 0;
-  let keyMarker: string | undefined;
-  let versionMarker: string | undefined;
-  for (;;) {
-    const page = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: PREFIX + '/', KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
-    n += (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
-    if (!page.IsTruncated) return n;
-    keyMarker = page.NextKeyMarker;
-    versionMarker = page.NextVersionIdMarker;
-  }
 }
 
 function putGarbage(client: S3Client, bucket: string, key: string, size: number) {
