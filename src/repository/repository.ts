@@ -65,6 +65,11 @@ export interface ListSnapshotsOptions {
   onProgress?: (progress: SnapshotListProgress) => void;
   /** Snapshot files loaded at once (default 8). */
   concurrency?: number;
+  /**
+   * Skip snapshot files that are damaged (CORRUPT, MAC_FAILED) or vanished meanwhile, reporting
+   * each here, instead of failing the whole listing.
+   */
+  onDamaged?: (id: Id, error: ResticError) => void;
 }
 
 export interface LoadIndexOptions {
@@ -254,22 +259,32 @@ export class Repository {
     return { id, snapshot: parseSnapshot(bytes, id) };
   }
 
-  /** Every snapshot, in snapshot-ID order. A file that cannot be read or parsed fails the call (naming it). */
+  /**
+   * Every snapshot, in snapshot-ID order. A file that cannot be read, decrypted or parsed
+   * fails the call (the error names it) — unless `onDamaged` is given: then it is reported
+   * there and left out, and the other snapshots are returned (what restic does, with a warning).
+   */
   async listSnapshots(options: ListSnapshotsOptions = {}): Promise<SnapshotEntry[]> {
     const ids = await this.listIds('snapshot');
-    const results = new Array<SnapshotEntry>(ids.length);
+    const results = new Array<SnapshotEntry | undefined>(ids.length);
     let next = 0;
     let loaded = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length) {
         const i = next++;
-        results[i] = await this.loadSnapshot(ids[i]);
+        try {
+          results[i] = await this.loadSnapshot(ids[i]);
+        } catch (err) {
+          const damaged = isResticError(err) && (err.code === 'CORRUPT' || err.code === 'MAC_FAILED' || err.code === 'SNAPSHOT_NOT_FOUND');
+          if (!damaged || !options.onDamaged) throw err;
+          options.onDamaged(ids[i], err as ResticError);
+        }
         loaded++;
         options.onProgress?.({ loaded, total: ids.length });
       }
     };
     await runWorkers(worker, Math.min(options.concurrency ?? 8, ids.length));
-    return results;
+    return results.filter((r): r is SnapshotEntry => r !== undefined);
   }
 
   /** Loads all index files into the master index (once; later calls return the same index). */

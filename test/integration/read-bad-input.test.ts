@@ -154,6 +154,8 @@ describe('bad input on the read side', () => {
     expect(r.code).toBe(exitCodeFor('CORRUPT'));
     expect(r.stderr).toContain(`snapshots/${snapId}`);
     expect(r.stderr).toContain('hash does not match');
+    // the intact snapshot is still listed, as restic does
+    expect(r.stdout).toContain('1 snapshots');
   });
 
   it('truncated snapshot file: names the file', async () => {

@@ -226,6 +226,10 @@ describe('Repository reading', () => {
     await backend.remove('snapshot', ids[0]);
     await backend.write('snapshot', ids[0], sealed.subarray(0, 20));
     await expectCode(repo.listSnapshots(), 'CORRUPT', `snapshots/${ids[0]}`);
+    const skipped: string[] = [];
+    const rest = await repo.listSnapshots({ onDamaged: (id) => skipped.push(id) });
+    expect(skipped).toEqual([ids[0]]);
+    expect(rest.map((e) => e.id).sort()).toEqual(ids.slice(1).sort());
   });
 
   it('v1: an index with compressed entries is UNSUPPORTED_VERSION', async () => {

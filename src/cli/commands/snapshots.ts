@@ -5,7 +5,7 @@
  * objects followed by `id` and `short_id`, grouped into `{group_key, snapshots}` objects
  * when `--group-by` is given. restic orders groups randomly (a Go map); we sort them by key.
  */
-import { isResticError } from '../../errors.js';
+import { ResticError, isResticError } from '../../errors.js';
 import { shortId } from '../../format/id.js';
 import type { Snapshot } from '../../format/snapshot.js';
 import {
@@ -93,10 +93,17 @@ async function run(ctx: CommandContext): Promise<void> {
   const compact = ctx.flags.boolean('compact');
 
   const repo = await ctx.openRepository({ lock: 'shared' });
+  // Like restic, list what can be read and warn about the rest; unlike restic, still fail at
+  // the end (with the first damaged file's error) so scripts notice.
+  const damaged: ResticError[] = [];
+  const onDamaged = (_id: string, err: ResticError): void => {
+    damaged.push(err);
+    ctx.out.warn(`could not load snapshot: ${err.message}`);
+  };
   const selected: Row[] =
     ctx.positionals.length > 0
       ? await selectByArguments(ctx, filter)
-      : (await repo.listSnapshots()).filter((e) => matchesFilter(e.snapshot, filter)).map((e) => ({ ...e.snapshot, id: e.id }));
+      : (await repo.listSnapshots({ onDamaged })).filter((e) => matchesFilter(e.snapshot, filter)).map((e) => ({ ...e.snapshot, id: e.id }));
 
   const result = groupSnapshots(selected, groupBy);
   result.groups.sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0));
@@ -106,14 +113,19 @@ async function run(ctx: CommandContext): Promise<void> {
 
   if (ctx.global.json) {
     ctx.out.stdout.write(snapshotsToCliJson(result));
-    return;
-  }
-  for (const group of result.groups) {
-    if (result.grouped) {
-      const header = groupHeader(group.key);
-      if (header !== '') ctx.out.print(header);
+  } else {
+    for (const group of result.groups) {
+      if (result.grouped) {
+        const header = groupHeader(group.key);
+        if (header !== '') ctx.out.print(header);
+      }
+      printTable(ctx, group.snapshots, compact);
     }
-    printTable(ctx, group.snapshots, compact);
+  }
+  if (damaged.length > 0) {
+    const first = damaged[0];
+    const more = damaged.length > 1 ? ` (and ${damaged.length - 1} more damaged snapshot files)` : '';
+    throw new ResticError(first.code, `${first.message}${more}`, { file: first.file, cause: first });
   }
 }
 
