@@ -49,14 +49,10 @@ function makeSet(name: string): { dir: string; bytes: number } {
   let bytes = 0;
   if (name === 'random' || name === 'text') {
     const fileSize = 32 * MiB;
-    const text = name === 'text' ? compressibleSample(fileSize) : undefined;
+    const words = name === 'text' ? vocabulary() : undefined;
     for (let i = 0; bytes < sizeMiB * MiB; i++) {
       const n = Math.min(fileSize, sizeMiB * MiB - bytes);
-      let data: Uint8Array;
-      if (text) {
-        // distinct files (else dedup makes it trivial): prefix each with its number
-        data = Buffer.concat([Buffer.from(`file ${i}\n`), text.subarray(0, n - 16), randomBytes(16 - `file ${i}\n`.length)]);
-      } else data = randomBytes(n);
+      const data: Uint8Array = words ? wordSoup(words, n, i + 1) : randomBytes(n);
       writeFileSync(path.join(dir, `f${i}`), data);
       bytes += data.length;
     }
@@ -71,6 +67,27 @@ function makeSet(name: string): { dir: string; bytes: number } {
     }
   }
   return { dir, bytes };
+}
+
+/** Words of real text (node_modules sources), to build compressible data that never repeats. */
+function vocabulary(): string[] {
+  const text = Buffer.from(compressibleSample(4 * MiB)).toString('latin1');
+  return [...new Set(text.split(/[^A-Za-z_]+/).filter((w) => w.length > 1 && w.length < 16))].slice(0, 5000);
+}
+
+/** `n` bytes of random words and punctuation (zstd ratio about 2-3x; no chunk repeats). */
+function wordSoup(words: string[], n: number, seed: number): Uint8Array {
+  const out = Buffer.allocUnsafe(n);
+  let x = seed * 2654435761;
+  let pos = 0;
+  while (pos < n) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const w = words[(x >>> 0) % words.length];
+    pos += out.write(w + ((x >>> 24) % 11 === 0 ? '\n' : ' '), pos, 'latin1');
+  }
+  return out;
 }
 
 function mbps(bytes: number, s: number): string {

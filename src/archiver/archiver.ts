@@ -168,6 +168,27 @@ class Semaphore {
   }
 }
 
+/**
+ * `fn` over `items` with at most `limit` running, results in input order. Used per directory
+ * so a walk never holds more than a few entries per level in flight (memory stays bounded by
+ * depth × limit, not by the size of the tree).
+ */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}
+
+/** Entries of one directory processed at once. */
+const DIR_ENTRY_CONCURRENCY = 8;
+
 function nameKey(name: Uint8Array): string {
   return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
 }
@@ -599,13 +620,11 @@ class FileSystemArchiver {
     entries.sort(Buffer.compare);
     const prevChildren = prev?.type === 'dir' ? await loadParentChildren(this.core, prev.subtree) : undefined;
     const sep = Buffer.from('/');
-    const children = await Promise.all(
-      entries.map((entry) => {
-        const childPath = Buffer.concat([fsPath, sep, entry]);
-        const childDisplay = display === '/' ? '/' + entry.toString() : display + '/' + entry.toString();
-        return this.saveItem(childPath, entry, prevChildren?.get(nameKey(entry)), childDisplay);
-      }),
-    );
+    const children = await mapLimit(entries, DIR_ENTRY_CONCURRENCY, (entry) => {
+      const childPath = Buffer.concat([fsPath, sep, entry]);
+      const childDisplay = display === '/' ? '/' + entry.toString() : display + '/' + entry.toString();
+      return this.saveItem(childPath, entry, prevChildren?.get(nameKey(entry)), childDisplay);
+    });
     node.subtree = await this.core.saveTree(children.filter((n): n is TreeNode => n !== undefined));
     this.core.countDir(prev, node);
     return node;
