@@ -294,6 +294,15 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const controller = new AbortController();
+  // `restic-ts cat blob … | head`: the reader went away. Drop further output and ask the
+  // command to stop, but let main() finish so locks are released and backends closed.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stream.write = (() => true) as typeof stream.write;
+      controller.abort(new ResticError('INTERRUPTED', 'output closed'));
+    });
+  }
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
