@@ -32,6 +32,7 @@ function makeSource(root: Buffer): void {
   writeFileSync(p(b('nbsp\u00a0ls\u2028zw\u200b')), 'non-printables');
   writeFileSync(p(b('literal\ufffd')), 'a real U+FFFD');
   writeFileSync(p(b("it's")), 'apostrophe');
+  writeFileSync(p(b('\u{1fae0}')), 'Unicode 14: unassigned in the tables of the Go that built restic 0.14');
   writeFileSync(p(b('setuid')), '');
   chmodSync(p(b('setuid')), 0o4755);
   linkSync(p(b('a.txt')), p(b('hardlink')));
@@ -158,6 +159,12 @@ describe.each(cases)('restic-written trees and snapshots ($name)', ({ version })
       const text = bytes.toString('utf8');
       for (const node of tree.nodes) {
         const canonical = encodeNode(node, { reuseSource: false, legacyControlEscapes: true });
+        if (node.nameText === '\u{1fae0}') {
+          // Go 1.19's Unicode 13 tables call U+1FAE0 unprintable; ours (newer) do not. The
+          // parsed node keeps its source, so the tree still round-trips (previous test).
+          expect(text).toContain('"name":"\\\\U0001fae0"');
+          continue;
+        }
         if (node.nameText === 'link-bad') {
           // restic 0.14 stored the target as "tar\ufffdget…": the byte is lost, Go itself would re-encode it raw.
           expect(text).toContain('"linktarget":"tar\\ufffdget\\u0008\\u003c\\u0026\\u003e"');
@@ -167,7 +174,7 @@ describe.each(cases)('restic-written trees and snapshots ($name)', ({ version })
         compared++;
       }
       // Whole-tree canonical equality for trees without the lossy node.
-      if (!tree.nodes.some((n) => n.nameText === 'link-bad')) {
+      if (!tree.nodes.some((n) => n.nameText === 'link-bad' || n.nameText === '\u{1fae0}')) {
         expect(Buffer.from(encodeTree(tree.nodes, { reuseSource: false, legacyControlEscapes: true })).equals(bytes)).toBe(true);
       }
     }

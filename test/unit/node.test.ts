@@ -338,6 +338,15 @@ describe('round-trip source keeping', () => {
     expect(encodeNode(node)).toBe(text);
   });
 
+  it('keeps names quoted with older Unicode tables (restic 0.14 writes U+1FAE0 as \\U0001fae0)', () => {
+    const text = resticNodes.emoji.replace('"name":"😀"', '"name":"\\\\U0001fae0"');
+    const node = parseNode(text);
+    expect(hex(node.name)).toBe('f09faba0');
+    expect(keptNodeSource(node)).toBe(text);
+    expect(encodeNode(node)).toBe(text);
+    expect(encodeNode(node, { reuseSource: false })).toContain('"name":"\u{1fae0}"');
+  });
+
   it('keeps a copy, not a slice of the whole tree', () => {
     const tree = parseTree(resticTree);
     const link = tree.nodes.find((n) => n.nameText === 'link')!;
