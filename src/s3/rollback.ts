@@ -9,7 +9,8 @@
  * Per key, with T = the newest event at or before TIME and C = the current (newest) event:
  * - T is a version, C a version with the same ETag and size: nothing to do. (ETag and size
  *   from the listing say what a key holds; radosgw's CopyObject answer has no VersionId, so
- *   version ids are never used to recognise a copy.)
+ *   version ids are never used to recognise a copy. A multipart ETag changes form when
+ *   copied, so such a pair of the same size is settled by hashing the content instead.)
  * - T is a version, C a different version: `restore-overwritten`, T is copied back on top.
  * - T is a version, C a delete marker: `restore-deleted`, T is copied back.
  * - T is nothing or a delete marker, C a version: `remove-added`, a plain DeleteObject (a
@@ -22,7 +23,8 @@
  * Applying never deletes an object version: restoring is CopyObject from `?versionId=`,
  * removing is a delete marker. So a rollback can itself be rolled back.
  */
-import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { sha256 } from '../crypto/index.js';
 import { FILE_TYPES, type FileType } from '../backend/backend.js';
 import type { S3Backend } from '../backend/s3.js';
 import { ResticError } from '../errors.js';
@@ -46,6 +48,12 @@ export interface PlannedChange {
   current: VersionEvent;
   /** Bytes copied back (restores) or hidden by the delete marker (removes). */
   bytes: number;
+  /**
+   * Set when the ETags may differ only in form: same size, one of them a multipart ETag
+   * (`md5-N`). A copy of a multipart upload gets a plain MD5 ETag, so the listing cannot
+   * tell whether the key already holds the old content; `confirmByContent` decides.
+   */
+  needsContentCheck?: boolean;
 }
 
 export interface TypeTotals {
@@ -93,12 +101,48 @@ function planKey(k: KeyHistory, timeMs: number, prefix: string): PlannedChange |
   if (target) {
     if (current.kind === 'version') {
       if (sameContent(current, target)) return undefined;
-      return { key: k.key, type, name, action: 'restore-overwritten', source: target, current, bytes: target.size };
+      const change: PlannedChange = { key: k.key, type, name, action: 'restore-overwritten', source: target, current, bytes: target.size };
+      if (current.size === target.size && (isMultipartEtag(current.etag) || isMultipartEtag(target.etag)) && CONTENT_ADDRESSED.has(type)) {
+        change.needsContentCheck = true;
+      }
+      return change;
     }
     return { key: k.key, type, name, action: 'restore-deleted', source: target, current, bytes: target.size };
   }
   if (current.kind === 'version') return { key: k.key, type, name, action: 'remove-added', current, bytes: current.size };
   return undefined;
+}
+
+/** Files named by the SHA-256 of their content: their content can be checked against the name. */
+const CONTENT_ADDRESSED: ReadonlySet<PlanFileType> = new Set(['pack', 'index', 'snapshot', 'key']);
+
+/** `"<md5>-<parts>"`: the ETag of a multipart upload, not the MD5 of the content. */
+export function isMultipartEtag(etag: string): boolean {
+  return /^"?[0-9a-f]{32}-\d+"?$/i.test(etag);
+}
+
+/**
+ * Resolves `needsContentCheck` changes by reading the current object: when its SHA-256 is
+ * its name, the key already holds the right content (a finished copy whose ETag changed
+ * form) and the change is dropped. Everything else is kept.
+ */
+export async function confirmByContent(s3: S3Backend, plan: RollbackPlan, signal?: AbortSignal): Promise<RollbackPlan> {
+  const uncertain = plan.changes.filter((c) => c.needsContentCheck);
+  if (uncertain.length === 0) return plan;
+  const intact = new Set<string>();
+  for (const c of uncertain) {
+    signal?.throwIfAborted();
+    let body: Uint8Array;
+    try {
+      const res = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: c.key, VersionId: c.current.versionId }));
+      body = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (err) {
+      throw s3.mapError(err, 'read (to compare content)', c.key, c.name);
+    }
+    if (Buffer.from(sha256(body)).toString('hex') === c.name) intact.add(c.key);
+  }
+  const changes = plan.changes.filter((c) => !intact.has(c.key));
+  return { ...plan, changes, totals: totalsOf(changes), unchanged: plan.unchanged + intact.size };
 }
 
 /** What a key holds, judged from the listing: same ETag and size. */

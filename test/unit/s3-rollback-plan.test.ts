@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FileType } from '../../src/backend/backend.js';
-import { applyOrder, planRollback, type PlannedChange } from '../../src/s3/rollback.js';
+import { applyOrder, isMultipartEtag, planRollback, type PlannedChange } from '../../src/s3/rollback.js';
 import { buildHistory, type RawListing, type VersionHistory } from '../../src/s3/version-history.js';
 
 const ID = (c: string) => c.repeat(64);
@@ -82,6 +82,20 @@ describe('planRollback', () => {
     });
     const plan = planRollback(h, T, 'repo/');
     expect(plan.changes.map((c) => c.key)).toEqual([pack]);
+  });
+
+  it('a same-size pair where one ETag is multipart-form is marked for a content check (copies change the ETag form)', () => {
+    const h = history({
+      [pack]: [['v', 1000, '0123456789abcdef0123456789abcdef-2', 9000], ['v', 12_000, 'fedcba9876543210fedcba9876543210', 9000]],
+      [idx]: [['v', 1000, '0123456789abcdef0123456789abcdef-2', 9000], ['v', 12_000, 'fedcba9876543210fedcba9876543210', 8000]],
+      'repo/config': [['v', 1000, '0123456789abcdef0123456789abcdef-2', 9000], ['v', 12_000, 'fedcba9876543210fedcba9876543210', 9000]],
+    });
+    const plan = planRollback(h, T, 'repo/');
+    expect(plan.changes.find((c) => c.key === pack)?.needsContentCheck).toBe(true);
+    expect(plan.changes.find((c) => c.key === idx)?.needsContentCheck).toBeUndefined(); // sizes differ: surely changed
+    expect(plan.changes.find((c) => c.key === 'repo/config')?.needsContentCheck).toBeUndefined(); // not named by its hash
+    expect(isMultipartEtag('"0123456789abcdef0123456789abcdef-12"')).toBe(true);
+    expect(isMultipartEtag('"0123456789abcdef0123456789abcdef"')).toBe(false);
   });
 
   it('is idempotent: after the plan is applied (copies and delete markers added), it plans nothing', () => {

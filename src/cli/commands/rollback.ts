@@ -8,7 +8,7 @@
  */
 import { Repository } from '../../repository/repository.js';
 import { ResticError } from '../../errors.js';
-import { applyRollback, planRollback, requireEnabledVersioning, PLAN_FILE_TYPES, type PlannedChange, type RollbackPlan } from '../../s3/rollback.js';
+import { applyRollback, confirmByContent, planRollback, requireEnabledVersioning, PLAN_FILE_TYPES, type PlannedChange, type RollbackPlan } from '../../s3/rollback.js';
 import { checkRepository } from '../../maintenance/check.js';
 import { formatInstant, parseTimeArgument } from '../../s3/time.js';
 import { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory } from '../../s3/version-history.js';
@@ -77,7 +77,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
     await Repository.open({ backend: view, password, ...(keyHint !== undefined ? { keyHint } : {}) });
   }
 
-  const plan = planRollback(history, timeMs, repositoryKeyPrefix(s3));
+  const plan = await confirmByContent(s3, planRollback(history, timeMs, repositoryKeyPrefix(s3)), ctx.signal);
   const result: Record<string, unknown> = {
     message_type: 'rollback',
     repository: s3.location,
@@ -121,7 +121,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
     result.failed = applied.failed.map((f) => ({ key: f.change.key, action: f.change.action, error: f.error.message }));
     for (const f of applied.failed) out.warn(`failed to ${ACTION_TEXT[f.change.action]} ${f.change.key}: ${f.error.message}`);
     // Confirm from a fresh listing (radosgw's CopyObject answer carries no version id to trust).
-    const after = planRollback(await listVersionHistory(s3, { signal: ctx.signal }), timeMs, repositoryKeyPrefix(s3));
+    const after = await confirmByContent(s3, planRollback(await listVersionHistory(s3, { signal: ctx.signal }), timeMs, repositoryKeyPrefix(s3)), ctx.signal);
     result.remaining = after.changes.length;
     if (!global.json) out.info(`applied ${applied.applied} changes, ${applied.failed.length} failed, ${after.changes.length} left to do`);
     if (applied.failed.length > 0 || after.changes.length > 0) {
