@@ -61,7 +61,9 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
 
     const out = new Output(stdout, stderr, { json: global.json, quiet: global.quiet, verbosity: global.verbosity });
     const ctx = makeContext(parsed.flags, parsed.positionals, global, out, io, env, cleanups);
-    const code = await command.run(ctx);
+    // On SIGINT/SIGTERM stop waiting for the command: the cleanups below release its lock and
+    // the bin entry exits (restic cancels its context the same way).
+    const code = await untilAborted(command.run(ctx), ctx.signal);
     return code ?? 0;
   } catch (err) {
     return reportError(err, stderr, json);
@@ -74,6 +76,28 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
       }
     }
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return isResticError(signal.reason) ? signal.reason : new ResticError('INTERRUPTED', 'interrupted');
 }
 
 async function requireCommand(name: string): Promise<Command> {
@@ -294,26 +318,28 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const controller = new AbortController();
-  // `restic-ts cat blob … | head`: the reader went away. Drop further output and ask the
-  // command to stop, but let main() finish so locks are released and backends closed.
+  // `restic-ts cat blob … | head`: the reader went away. Drop further output quietly and let
+  // main() finish, so locks are released and backends closed.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') throw err;
       stream.write = (() => true) as typeof stream.write;
-      controller.abort(new ResticError('INTERRUPTED', 'output closed'));
     });
   }
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
     interrupted = true;
+    process.stderr.write('signal interrupt received, cleaning up\n');
     controller.abort(new ResticError('INTERRUPTED', 'interrupted by signal'));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   main(process.argv.slice(2), { signal: controller.signal }).then(
     (code) => {
-      process.exitCode = interrupted && code !== 0 ? 130 : code;
+      // After an interrupt the abandoned command may still hold the event loop: leave now.
+      if (interrupted) process.exit(code === 0 ? 0 : 130);
+      process.exitCode = code;
     },
     (err: unknown) => {
       process.stderr.write(`Fatal: ${String(err)}\n`);
