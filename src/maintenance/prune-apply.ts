@@ -190,6 +190,9 @@ async function blobFromPack(repo: Repository, packId: Id, packBytes: Uint8Array,
   return plaintext;
 }
 
+/** Blobs decrypted and compressed at once while repacking. */
+const REPACK_CONCURRENCY = 4;
+
 async function repack(
   repo: Repository,
   plan: PrunePlan,
@@ -211,39 +214,59 @@ async function repack(
     await onPackStored({ id: pack.id, blobs: pack.blobs });
   };
 
-  // Packs in a stable order (sorted IDs) so a rerun after a crash does the same work.
-  for (const packId of [...plan.repackPacks].sort()) {
-    const wanted = index.blobsOfPack(packId).filter((b) => remaining.has(blobKey(b.type, b.id)));
-    if (wanted.length === 0) continue;
-    let packBytes: Uint8Array | undefined;
+  /** Reads a pack whole; undefined when it cannot be read (each blob then falls back to another copy). */
+  const readPack = async (packId: Id): Promise<Uint8Array | undefined> => {
     try {
-      packBytes = await repo.backend.read('pack', packId);
+      return await repo.backend.read('pack', packId);
     } catch (err) {
       if (!isResticError(err)) throw err;
-      packBytes = undefined; // every blob falls back to another copy below
+      return undefined;
     }
-    for (const blob of wanted) {
-      const key = blobKey(blob.type, blob.id);
-      if (!remaining.has(key)) continue; // an earlier pack held it too
-      let plaintext: Uint8Array;
+  };
+  /** Plaintext (verified) → compressed as configured → sealed. */
+  const prepare = async (packId: Id, packBytes: Uint8Array | undefined, blob: PackedBlob): Promise<{ blob: PackedBlob; sealed: Uint8Array; uncompressedLength: number; rawLength: number }> => {
+    let plaintext: Uint8Array;
+    try {
+      if (packBytes === undefined) throw new ResticError('FILE_NOT_FOUND', `pack ${shortId(packId)} could not be read`);
+      plaintext = await blobFromPack(repo, packId, packBytes, blob);
+    } catch (err) {
       try {
-        if (packBytes === undefined) throw new ResticError('FILE_NOT_FOUND', `pack ${shortId(packId)} could not be read`);
-        plaintext = await blobFromPack(repo, packId, packBytes, blob);
-      } catch (err) {
-        try {
-          plaintext = await repo.loadBlob(blob.type, blob.id); // another copy, if any is intact
-        } catch {
-          throw err;
-        }
+        plaintext = await repo.loadBlob(blob.type, blob.id); // another copy, if any is intact
+      } catch {
+        throw err;
       }
+    }
+    const level = blobCompression(repo.config.version, mode, blob.type, plaintext.length);
+    const payload = level === null ? plaintext : await compress(plaintext, level);
+    return { blob, sealed: seal(repo.masterKey, payload), uncompressedLength: level === null ? 0 : plaintext.length, rawLength: plaintext.length };
+  };
+
+  // Packs in a stable order (sorted IDs) so a rerun after a crash does the same work. The next
+  // pack is read while the current one is processed; blobs are prepared a few at a time
+  // (compression runs off the main thread) and added to the new packs in their old order.
+  const order = [...plan.repackPacks].sort();
+  let nextRead: Promise<Uint8Array | undefined> | undefined = order.length > 0 ? readPack(order[0]) : undefined;
+  for (let p = 0; p < order.length; p++) {
+    const packId = order[p];
+    const packBytes = await nextRead;
+    nextRead = p + 1 < order.length ? readPack(order[p + 1]) : undefined;
+    nextRead?.catch(() => undefined); // awaited in the next round; no unhandled rejection if we stop first
+    const wanted: PackedBlob[] = [];
+    for (const b of index.blobsOfPack(packId)) {
+      const key = blobKey(b.type, b.id);
+      if (!remaining.has(key)) continue; // not needed, or an earlier pack held it too
       remaining.delete(key);
-      const level = blobCompression(repo.config.version, mode, blob.type, plaintext.length);
-      const payload = level === null ? plaintext : await compress(plaintext, level);
-      const packer = packers[blob.type];
-      packer.add(blob.id, seal(repo.masterKey, payload), level === null ? 0 : plaintext.length, plaintext.length);
-      if (packer.isFull(packSize)) {
-        packers[blob.type] = new Packer(blob.type);
-        await upload(packer);
+      wanted.push(b);
+    }
+    for (let i = 0; i < wanted.length; i += REPACK_CONCURRENCY) {
+      const prepared = await Promise.all(wanted.slice(i, i + REPACK_CONCURRENCY).map((b) => prepare(packId, packBytes, b)));
+      for (const r of prepared) {
+        const packer = packers[r.blob.type];
+        packer.add(r.blob.id, r.sealed, r.uncompressedLength, r.rawLength);
+        if (packer.isFull(packSize)) {
+          packers[r.blob.type] = new Packer(r.blob.type);
+          await upload(packer);
+        }
       }
     }
   }
