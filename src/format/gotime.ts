@@ -48,9 +48,17 @@ export class GoTime {
     if (!m) throw new ResticError('CORRUPT', `invalid timestamp ${JSON.stringify(text)}`);
     const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
     const offset = z ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
+    // Go rejects out-of-range fields (Feb 30, hour 24, offset +24:00) instead of rolling them over.
+    if (Number(mo) < 1 || Number(mo) > 12 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 || Number(oh ?? 0) > 23 || Number(om ?? 0) > 59) {
+      throw new ResticError('CORRUPT', `invalid timestamp ${JSON.stringify(text)}: field out of range`);
+    }
     const localMs = utcMs(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
     const nanos = frac ? Number(frac.padEnd(9, '0')) : 0;
-    return new GoTime(localMs / 1000 - offset, nanos, offset);
+    const t = new GoTime(localMs / 1000 - offset, nanos, offset);
+    if (t.wall().day !== Number(d)) {
+      throw new ResticError('CORRUPT', `invalid timestamp ${JSON.stringify(text)}: day out of range`);
+    }
+    return t;
   }
 
   static fromDate(date: Date, offsetSeconds = -date.getTimezoneOffset() * 60): GoTime {

@@ -31,5 +31,8 @@ describe('GoTime', () => {
 
   it('rejects malformed text with a CORRUPT error', () => {
     expect(() => GoTime.parse('yesterday')).toThrow(/invalid timestamp/);
+    for (const bad of ['2020-02-30T00:00:00Z', '2020-01-01T24:00:00Z', '2020-01-01T10:60:00Z', '2020-01-01T10:00:00+24:00']) {
+      expect(() => GoTime.parse(bad), bad).toThrow(/out of range/);
+    }
   });
 });
