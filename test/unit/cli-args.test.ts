@@ -123,3 +123,40 @@ describe('output helpers', () => {
     expect(splitShellWords(`echo "a b" 'c d' e\\ f`)).toEqual(['echo', 'a b', 'c d', 'e f']);
   });
 });
+
+describe('main() dispatch without a repository', () => {
+  const run = async (args: string[]) => {
+    const { main } = await import('../../src/cli/main.js');
+    const { BufferSink } = await import('../../src/cli/output.js');
+    const stdout = new BufferSink();
+    const stderr = new BufferSink();
+    const code = await main(args, { stdout, stderr, env: {} });
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
+  };
+
+  it('prints help and version', async () => {
+    expect((await run([])).stdout).toContain('Available Commands:');
+    expect((await run(['help', 'snapshots'])).stdout).toContain('restic-ts snapshots [flags]');
+    expect((await run(['snapshots', '--help'])).stdout).toContain('--group-by');
+    const v = await run(['version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^restic-ts /);
+  });
+
+  it('unknown command, unknown flag, bad --group-by, missing repository: USAGE with restic-style messages', async () => {
+    const unknown = await run(['frobnicate']);
+    expect(unknown.code).toBe(24);
+    expect(unknown.stderr).toMatch(/^Fatal: unknown command "frobnicate"/);
+    const flag = await run(['snapshots', '--bogus', '--json']);
+    expect(flag.code).toBe(24);
+    const lines = flag.stderr.trim().split('\n');
+    expect(lines[0]).toBe('Fatal: unknown flag: --bogus');
+    expect(JSON.parse(lines[1])).toEqual({ message_type: 'exit_error', code: 24, message: 'unknown flag: --bogus', error_code: 'USAGE' });
+    const group = await run(['snapshots', '--group-by', 'colour', '-r', '/nonexistent']);
+    expect(group.stderr).toBe("Fatal: unknown grouping option: 'colour'\n");
+    const noRepo = await run(['list', 'snapshots']);
+    expect(noRepo.stderr).toBe('Fatal: Please specify repository location (-r or --repository-file)\n');
+    const cat = await run(['cat', 'index', 'xyz', '-r', '/nonexistent']);
+    expect(cat.stderr).toBe('Fatal: unable to parse ID: invalid length for hash\n');
+  });
+});
