@@ -22,6 +22,7 @@ import { open, seal, sha256 } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { idFromBytes, shortId, type Id } from '../format/id.js';
 import { encodeIndexFile } from '../index/index-file.js';
+import { MasterIndex } from '../index/master-index.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, Packer, verifyPack } from '../pack/packer.js';
 import { blobCompression } from '../repository/blob-saver.js';
@@ -75,6 +76,10 @@ export interface PruneApplyResult {
   failedDeletions: { file: string; error: string }[];
 }
 
+/**
+ * Carries out `plan` (from planPrune on the same repository, under the same exclusive lock).
+ * Afterwards `repo.index` describes the new index files.
+ */
 export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options: ApplyPruneOptions = {}): Promise<PruneApplyResult> {
   const index = repo.index;
   const step = async (s: PruneStep, id?: Id): Promise<void> => {
@@ -136,8 +141,10 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     keep.push(...newPacks.filter((p) => !index.hasPack(p.id)));
     let batch: { id: Id; blobs: PackedBlob[] }[] = [];
     let batchBlobs = 0;
+    const rebuilt = new MasterIndex();
     const writeBatch = async (): Promise<void> => {
       const id = await saveUnpacked(repo, 'index', encodeIndexFile(batch), options.compression ?? 'auto');
+      for (const pack of batch) rebuilt.addPack(pack.id, pack.blobs, id);
       result.newIndexFiles.push(id);
       batch = [];
       batchBlobs = 0;
@@ -160,6 +167,8 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
       }
     }
     await step('old-index-deleted');
+    // The repository's in-memory index now matches the files (the dropped packs are gone from it).
+    repo.setIndex(rebuilt);
   }
 
   // 4. Old packs.

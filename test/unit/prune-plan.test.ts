@@ -191,6 +191,9 @@ describe('applyPrunePlan', () => {
     expect(new Set(result.deletedPacks)).toEqual(new Set([f.packs.data1, f.packs.tree1, f.packs.data2, f.packs.data3]));
     expect(result.deletedIndexFiles).toEqual(expect.arrayContaining(oldIndex));
 
+    // the in-memory index was replaced by the new one
+    expect(f.repo.index.indexFileIds()).toEqual(result.newIndexFiles);
+    expect(f.repo.index.hasPack(f.packs.data2)).toBe(false);
     const reopened = await Repository.open({ backend: f.backend, password: 'pw' });
     for (const [type, id] of [['tree', f.blobs.tree], ['data', f.blobs.d1], ['data', f.blobs.d2]] as const) {
       expect(idOf(await reopened.loadBlob(type, id))).toBe(id);
