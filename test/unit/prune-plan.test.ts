@@ -204,3 +204,34 @@ describe('applyPrunePlan', () => {
     expect(again.removePacks.size + again.repackPacks.size + again.removePacksFirst.size + again.ignorePacks.size).toBe(0);
   });
 });
+
+describe('applyPrunePlan with damaged blobs', () => {
+  async function damageBlob(f: Fixture, packId: Id, blobId: Id): Promise<void> {
+    const bytes = new Uint8Array(await f.backend.read('pack', packId));
+    const blob = f.repo.index.blobsOfPack(packId).find((b) => b.id === blobId) as PackedBlob;
+    bytes[blob.offset + 20] ^= 0x01;
+    await f.backend.remove('pack', packId);
+    await f.backend.write('pack', packId, bytes);
+  }
+
+  it('takes a damaged blob from another intact copy', async () => {
+    const f = await fixture();
+    const plan = await planPrune(f.repo);
+    await damageBlob(f, f.packs.data1, f.blobs.d1); // d1 has a second copy in data3
+    await applyPrunePlan(f.repo, plan);
+    const reopened = await Repository.open({ backend: f.backend, password: 'pw' });
+    expect(idOf(await reopened.loadBlob('data', f.blobs.d1))).toBe(f.blobs.d1);
+  });
+
+  it('stops before touching the index when a needed blob has no intact copy', async () => {
+    const f = await fixture();
+    const plan = await planPrune(f.repo);
+    const indexBefore = f.repo.index.indexFileIds();
+    await damageBlob(f, f.packs.data1, f.blobs.d2);
+    await expect(applyPrunePlan(f.repo, plan)).rejects.toMatchObject({ code: 'MAC_FAILED' });
+    const listed = await files(f.backend);
+    for (const id of indexBefore) expect(listed).toContain(`index/${id}`);
+    for (const pack of [f.packs.data1, f.packs.tree1, f.packs.data2, f.packs.data3]) expect(listed).toContain(`pack/${pack}`);
+    expect(listed).not.toContain(`pack/${f.packs.stray}`); // only the unreferenced pack went
+  });
+});
