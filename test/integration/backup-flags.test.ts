@@ -3,6 +3,7 @@
  * by restic and by restic-ts gives the same file list; --tag/--host/--time/--stdin/--dry-run
  * land in the snapshot as restic writes them.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,25 @@ describe('backup flags match restic', () => {
     // both record the --exclude patterns
     const snap = JSON.parse(restic(['cat', 'snapshot', mine.id], { repo }).stdout) as { excludes?: string[] };
     expect(snap.excludes).toEqual(['*.tmp', `${src}/sub/deep/y.txt`, 'node_modules']);
+  });
+
+  it('--stdin --stdin-filename through the CLI', async () => {
+    const repo = path.join(dir.path, 'repo-stdin');
+    expect((await ours(['-r', repo, 'init'], env)).code).toBe(0);
+    const projectRoot = path.resolve(import.meta.dirname, '..', '..');
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 'restic-ts stdin ');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/cli/main.ts'), '-r', repo, '--json', 'backup', '--stdin', '--stdin-filename', 'db.dump'], {
+      cwd: projectRoot,
+      env: { ...process.env, ...env },
+      input: data,
+    });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    const summary = JSON.parse(r.stdout.toString().trim().split('\n').pop()!);
+    expect(summary).toMatchObject({ message_type: 'summary', files_new: 1, total_bytes_processed: data.length });
+    const [sn] = snapshots(repo);
+    expect(sn.paths).toEqual(['/db.dump']);
+    expect(Buffer.compare(restic(['dump', 'latest', '/db.dump'], { repo }).stdoutBytes, data)).toBe(0);
+    restic(['check', '--read-data'], { repo });
   });
 
   it('--tag, --host, --time and --dry-run', async () => {

@@ -8,6 +8,7 @@ import { isIrreducible } from '../../src/chunker/polynomial.js';
 import { initRepository } from '../../src/repository/init.js';
 import { LocalBackend } from '../../src/backend/local.js';
 import { restic, tempDir } from '../support/restic.js';
+import { ours } from '../support/cli.js';
 
 const fastKdf = { N: 1024, r: 8, p: 1 };
 
@@ -68,6 +69,31 @@ describe('initRepository', () => {
       } finally {
         dir.cleanup();
       }
+    }
+  });
+
+  it('CLI: --copy-chunker-params --from-repo takes the polynomial of a restic repository', async () => {
+    const dir = tempDir();
+    try {
+      const theirs = dir.path + '/theirs';
+      const mine = dir.path + '/mine';
+      restic(['init'], { repo: theirs });
+      const r = await ours(['-r', mine, 'init', '--repository-version', '1', '--copy-chunker-params', '--from-repo', theirs], {
+        RESTIC_PASSWORD: 'test-password',
+        RESTIC_FROM_PASSWORD: 'test-password',
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^created restic repository [0-9a-f]{10} at /);
+      const a = JSON.parse(restic(['cat', 'config'], { repo: theirs }).stdout);
+      const b = JSON.parse(restic(['cat', 'config'], { repo: mine }).stdout);
+      expect(b.chunker_polynomial).toBe(a.chunker_polynomial);
+      expect(b.version).toBe(1);
+      expect(b.id).not.toBe(a.id);
+      const bad = await ours(['-r', dir.path + '/x', 'init', '--repository-version', '3'], { RESTIC_PASSWORD: 'p' });
+      expect(bad.code).toBe(24);
+      expect(bad.stderr).toMatch(/only repository versions between 1 and 2/);
+    } finally {
+      dir.cleanup();
     }
   });
 });
