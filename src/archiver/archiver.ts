@@ -44,6 +44,14 @@ export interface ArchiveRepository {
   readonly config: { version: number; chunker_polynomial: Polynomial };
   readonly index: MasterIndex;
   loadTree(id: Id): Promise<Tree>;
+  /** When present and false, `loadIndex` is called before the backup starts. */
+  readonly indexLoaded?: boolean;
+  loadIndex?(): Promise<unknown>;
+}
+
+/** Deduplication needs the repository's index: load it if the caller has not. */
+async function ensureIndex(repo: ArchiveRepository): Promise<void> {
+  if (repo.indexLoaded === false && repo.loadIndex) await repo.loadIndex();
 }
 
 export interface BackupItemError {
@@ -740,6 +748,7 @@ class FileSystemArchiver {
 /** Backs up local paths and writes a snapshot (restic's `backup PATH...`). */
 export async function backup(options: FileSystemBackupOptions & { repository: ArchiveRepository & { listSnapshots(): Promise<{ id: Id; snapshot: Snapshot }[]> } }): Promise<BackupResult> {
   if (options.paths.length === 0) throw new ResticError('USAGE', 'nothing to back up, please specify target files/dirs');
+  await ensureIndex(options.repository);
   const backupStart = GoTime.now();
   const time = options.time ?? backupStart;
   const resolved = await resolveTargets(options.paths);
@@ -799,6 +808,7 @@ export interface StreamBackupOptions extends CommonBackupOptions {
 export async function backupStream(source: AsyncIterable<Uint8Array> | Uint8Array, options: StreamBackupOptions): Promise<BackupResult> {
   const filename = options.filename ?? 'stdin';
   if (filename === '' || filename.includes('/')) throw new ResticError('USAGE', `invalid stdin filename ${JSON.stringify(filename)}: must be a plain file name`);
+  await ensureIndex(options.repository);
   const backupStart = GoTime.now();
   const time = options.time ?? backupStart;
   const core = new ArchiverCore(options);
@@ -859,6 +869,7 @@ const GO_SYMLINK = 0x0800_0000;
 
 /** Backs up a tree described as data: the root's entries become the snapshot's root tree. */
 export async function backupTree(root: Record<string, VirtualEntry> | Map<string | Uint8Array, VirtualEntry>, options: TreeBackupOptions): Promise<BackupResult> {
+  await ensureIndex(options.repository);
   const backupStart = GoTime.now();
   const time = options.time ?? backupStart;
   const core = new ArchiverCore(options);

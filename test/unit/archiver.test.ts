@@ -103,9 +103,8 @@ describe('archiver (in-memory repository)', () => {
   async function memoryRepo(version = 2) {
     const backend = new MemoryBackend();
     await initRepository({ backend, password: 'pw', kdfParams: { N: 1024, r: 8, p: 1 }, version });
-    const repo = await Repository.open({ backend, password: 'pw' });
-    await repo.loadIndex();
-    return repo;
+    // the archiver loads the index itself when the caller has not
+    return Repository.open({ backend, password: 'pw' });
   }
 
   it('backs up a tree given as data', async () => {
