@@ -8,8 +8,11 @@
  * Everything is decided before the first file is deleted. The caller holds an exclusive lock.
  *
  * Which restic: by default the decisions of restic 0.14 (Debian's, which CI runs against):
- * a count of -1 and the group's oldest snapshot get no special treatment. `compat: 'master'`
- * gives restic ≥ 0.16's rules.
+ * the group's oldest snapshot gets no special treatment. One exception, on purpose: restic 0.14
+ * had no "unlimited", and a count of -1 there keeps nothing — `forget -l -1` deletes the whole
+ * group. restic ≥ 0.16 (and the restic-ts issue) define -1 as unlimited, so when any count is -1
+ * restic-ts applies restic ≥ 0.16's rules (which only ever keep more). `compat: 'master'`
+ * always gives restic ≥ 0.16's rules, `compat: '0.14'` always 0.14's (even for -1).
  */
 import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
@@ -31,7 +34,7 @@ export interface ForgetOptions {
   ids?: readonly string[];
   /** Decide and report, delete nothing. */
   dryRun?: boolean;
-  /** Default `0.14`; see the module comment. */
+  /** Default: `0.14`, or `master` when a count is -1; see the module comment. */
   compat?: 'master' | '0.14';
   /** Go's Local zone for keep-within cuts (see ApplyPolicyOptions.timeZone). */
   timeZone?: string;
@@ -70,6 +73,7 @@ export const DEFAULT_GROUP_BY: GroupBy = parseGroupBy('host,paths');
 
 export async function forget(repo: Repository, options: ForgetOptions): Promise<ForgetResult> {
   const filter = options.filter ?? {};
+  const policy = options.policy;
   const result: ForgetResult = {
     explicit: (options.ids?.length ?? 0) > 0,
     policyEmpty: policyIsEmpty(options.policy),
@@ -99,7 +103,8 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
       .map((e) => ({ ...e.snapshot, id: e.id }));
     const grouped = groupSnapshots(selected, options.groupBy ?? DEFAULT_GROUP_BY);
     grouped.groups.sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0));
-    const policyOptions = { compat: options.compat ?? '0.14', ...(options.timeZone !== undefined ? { timeZone: options.timeZone } : {}) };
+    const unlimited = [policy.last, policy.hourly, policy.daily, policy.weekly, policy.monthly, policy.yearly].includes(-1);
+    const policyOptions = { compat: options.compat ?? (unlimited ? 'master' : '0.14'), ...(options.timeZone !== undefined ? { timeZone: options.timeZone } : {}) };
     for (const group of grouped.groups) {
       const decided = applyPolicy(group.snapshots, options.policy, options.now ?? GoTime.now(), policyOptions);
       result.groups.push({ key: group.key, keyJson: group.keyJson, keep: decided.keep, remove: decided.remove, reasons: decided.reasons });

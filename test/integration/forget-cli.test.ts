@@ -125,6 +125,16 @@ describe('forget like restic 0.14', () => {
     }
   });
 
+  it('-1 means unlimited (restic >= 0.16): restic 0.14 would delete the whole group, restic-ts keeps it', async () => {
+    const theirs = JSON.parse(restic(['forget', '--dry-run', '--json', '-l', '-1', '--host', 'h2'], { repo }).stdout) as { keep: unknown[] | null; remove: unknown[] | null }[];
+    expect(theirs[0].keep).toBeNull(); // restic 0.14's behaviour, which we deliberately do not copy
+    const mine = JSON.parse((await run(['forget', '--dry-run', '--json', '-l', '-1', '--host', 'h2'])).stdout) as { keep: unknown[] | null; remove: unknown[] | null; reasons: { matches: string[] }[] }[];
+    expect(mine[0].remove).toBeNull();
+    expect(mine[0].keep).toHaveLength(theirs[0].remove?.length ?? -1);
+    expect(mine[0].reasons.every((r) => r.matches.includes('last snapshot'))).toBe(true);
+    expect((await run(['forget', '--dry-run', '-m', '-1', '--host', 'h2'])).stdout).toContain('Applying Policy: keep all monthly snapshots');
+  });
+
   it('an empty policy removes nothing and says so', async () => {
     const before = repoFiles();
     const theirs = restic(['forget', '--dry-run'], { repo });
