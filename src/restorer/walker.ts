@@ -10,6 +10,8 @@ import { shortId, type Id } from '../format/id.js';
 import { compareBytes, utf8Text } from '../format/json.js';
 import type { Tree, TreeNode } from '../format/node.js';
 import type { BlobType } from '../pack/header.js';
+import type { Repository } from '../repository/repository.js';
+import { planRuns, readRun } from './blob-reader.js';
 
 /** What the walker and the content streamer need from a repository (Repository satisfies it). */
 export interface TreeSource {
@@ -114,7 +116,39 @@ export async function findNode(source: TreeSource, root: Id, path: string, where
 export interface StreamOptions {
   /** Blobs loaded ahead of the consumer (default 4). Memory stays ≤ (prefetch + 1) blobs. */
   prefetch?: number;
+  /**
+   * From a Repository: runs of pack-adjacent blobs (≤ 8 MiB each, one range read per run)
+   * loaded ahead (default 2).
+   */
+  runPrefetch?: number;
 }
+
+/** A loaded Repository: its blobs can be read in pack-adjacent runs. */
+function isRepository(source: TreeSource): source is Repository {
+  const r = source as Partial<Repository>;
+  return r.backend !== undefined && r.masterKey !== undefined && r.indexLoaded === true;
+}
+
+async function* streamRuns(repo: Repository, ids: readonly Id[], prefetch: number): AsyncGenerator<Uint8Array> {
+  const runs = planRuns(repo, ids, RUN_BYTES);
+  const pending: Promise<Uint8Array[]>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (pending.length < prefetch && next < runs.length) {
+      const p = readRun(repo, runs[next++]);
+      p.catch(() => undefined);
+      pending.push(p);
+    }
+  };
+  fill();
+  while (pending.length > 0) {
+    const blobs = await pending.shift()!;
+    fill();
+    yield* blobs;
+  }
+}
+
+const RUN_BYTES = 8 * 1024 * 1024;
 
 /**
  * The content of a file node, blob by blob, with a few blobs loaded ahead. Each blob is
@@ -122,6 +156,10 @@ export interface StreamOptions {
  */
 export async function* streamFileContent(source: TreeSource, node: TreeNode, options: StreamOptions = {}): AsyncGenerator<Uint8Array> {
   const ids = node.content ?? [];
+  if (isRepository(source)) {
+    yield* streamRuns(source, ids, Math.max(1, options.runPrefetch ?? 2));
+    return;
+  }
   const prefetch = Math.max(1, options.prefetch ?? 4);
   const pending: Promise<Uint8Array>[] = [];
   let next = 0;
