@@ -118,7 +118,7 @@ describe('forget like restic 0.14', () => {
   }
 
   it('text output for one group equals restic, line for line', async () => {
-    for (const policy of [['-H', '5', '-d', '2', '-w', '2', '-m', '2', '--host', 'h1', '--path', join(tmp.path, 'src', 'a')], ['-l', '3', '-g', '']]) {
+    for (const policy of [['-H', '5', '-d', '2', '-w', '2', '-m', '2', '--host', 'h1', '--path', join(tmp.path, 'src', 'a')], ['-l', '3', '-g', ''], ['-c', '-d', '2', '--keep-tag', 'keep', '-g', '']]) {
       const theirs = restic(['forget', '--dry-run', ...policy], { repo });
       const mine = await run(['forget', '--dry-run', ...policy]);
       expect(mine.stdout).toBe(theirs.stdout);
