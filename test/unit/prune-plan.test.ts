@@ -167,6 +167,14 @@ describe('planPrune', () => {
     expect(await files(f.backend)).toEqual(before);
   });
 
+  it('refuses when a needed pack has another size than the index implies', async () => {
+    const f = await fixture();
+    const bytes = await f.backend.read('pack', f.packs.data1);
+    await f.backend.remove('pack', f.packs.data1);
+    await f.backend.write('pack', f.packs.data1, bytes.subarray(0, bytes.length - 1));
+    await expect(planPrune(f.repo)).rejects.toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/calculated size \d+ does not match real size \d+[\s\S]*rebuild-index/) });
+  });
+
   it('refuses when a needed pack is missing', async () => {
     const f = await fixture();
     await f.backend.remove('pack', f.packs.data1);
