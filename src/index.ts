@@ -65,3 +65,15 @@ export { dumpFile, dumpTreeAsTar, resolveDumpTarget, type ByteSink, type DumpTar
 export { restoreTree, type RestoreOptions, type RestoreProgress, type RestoreSummary } from './restorer/restore.js';
 export { findInSnapshot, type FindMatch, type FindOptions } from './restorer/find.js';
 export { computeStats, type StatsMode, type StatsOptions, type StatsResult } from './restorer/stats.js';
+
+// Writing and maintenance
+export { backup, backupStream, backupTree, type BackupProgress, type BackupResult, type BackupSummary } from './archiver/archiver.js';
+export { acquireLock, lockStoreFor, removeLocks, type LockOptions } from './repository/lock.js';
+export { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions } from './maintenance/keys.js';
+export { forget, removeSnapshots, type ForgetOptions, type ForgetResult } from './maintenance/forget.js';
+export { planPrune, type PruneOptions, type PrunePlan } from './maintenance/prune.js';
+export { applyPrunePlan, type ApplyPruneOptions, type PruneApplyResult } from './maintenance/prune-apply.js';
+export { checkRepository, type CheckFinding, type CheckOptions, type CheckResult } from './maintenance/check.js';
+
+// Versioned S3: point-in-time view
+export { openAsOf, PointInTimeBackend, type AsOfOptions } from './s3/versioned-view.js';
