@@ -37,13 +37,13 @@ export function applyTagChange(tags: readonly string[] | undefined, change: TagC
       changed = true;
     }
   }
+  // restic removes the first occurrence only, moving the last tag into its place
   for (const t of change.remove ?? []) {
-    for (let i = out.length - 1; i >= 0; i--) {
-      if (out[i] === t) {
-        out.splice(i, 1);
-        changed = true;
-      }
-    }
+    const i = out.indexOf(t);
+    if (i < 0) continue;
+    out[i] = out[out.length - 1];
+    out.pop();
+    changed = true;
   }
   return changed ? out : undefined;
 }
@@ -51,11 +51,17 @@ export function applyTagChange(tags: readonly string[] | undefined, change: TagC
 /**
  * Rewrites each snapshot whose tags change: the new file is stored before the old one is
  * deleted, so a crash leaves two snapshots at worst, never none. The caller holds an
- * exclusive lock.
+ * exclusive lock. An empty change is refused unless `allowNoop` (restic's CLI accepts
+ * `--set ""`, which flattens to nothing and modifies no snapshot).
  */
-export async function tagSnapshots(repo: Repository, snapshots: readonly SnapshotEntry[], change: TagChange): Promise<TagResult> {
+export async function tagSnapshots(
+  repo: Repository,
+  snapshots: readonly SnapshotEntry[],
+  change: TagChange,
+  options: { allowNoop?: boolean } = {},
+): Promise<TagResult> {
   const nothing = (change.add?.length ?? 0) === 0 && (change.remove?.length ?? 0) === 0 && (change.set?.length ?? 0) === 0;
-  if (nothing) throw new ResticError('USAGE', 'nothing to do!');
+  if (nothing && !options.allowNoop) throw new ResticError('USAGE', 'nothing to do!');
   const result: TagResult = { modified: [] };
   for (const { id, snapshot } of snapshots) {
     const tags = applyTagChange(snapshot.tags, change);

@@ -9,22 +9,23 @@ import type { Command, CommandContext } from '../command.js';
 import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
 import { selectSnapshots } from './stats.js';
 
-const flatTags = (values: readonly string[]): string[] => parseTagListFlags(values).flat();
+/** restic's TagList flags flattened: commas split, spaces trimmed, empty tags dropped. */
+const flatTags = (values: readonly string[]): string[] => parseTagListFlags(values).flat().filter((t) => t !== '');
 
 async function run(ctx: CommandContext): Promise<void> {
-  const add = flatTags(ctx.flags.strings('add'));
-  const remove = flatTags(ctx.flags.strings('remove'));
-  // `--set ""` means "no tags": keep the empty string that parseTagListFlags may drop
-  const setValues = ctx.flags.strings('set');
-  const set = setValues.length === 1 && setValues[0] === '' ? [''] : flatTags(setValues);
-  if (set.length === 0 && add.length === 0 && remove.length === 0) throw new ResticError('USAGE', 'nothing to do!');
-  if (set.length > 0 && (add.length > 0 || remove.length > 0)) {
+  // restic decides "nothing to do" / "cannot be combined" on how often each flag was given
+  const given = (name: string): number => ctx.flags.strings(name).length;
+  if (given('set') === 0 && given('add') === 0 && given('remove') === 0) throw new ResticError('USAGE', 'nothing to do!');
+  if (given('set') > 0 && (given('add') > 0 || given('remove') > 0)) {
     throw new ResticError('USAGE', '--set and --add/--remove cannot be given at the same time');
   }
+  const add = flatTags(ctx.flags.strings('add'));
+  const remove = flatTags(ctx.flags.strings('remove'));
+  const set = flatTags(ctx.flags.strings('set'));
   if (!ctx.global.noLock) ctx.out.info('create exclusive lock for repository');
   const repo = await ctx.openRepository({ lock: 'exclusive' });
   const snapshots = await selectSnapshots(ctx, ctx.positionals);
-  const result = await tagSnapshots(repo, snapshots, { add, remove, set });
+  const result = await tagSnapshots(repo, snapshots, { add, remove, set }, { allowNoop: true });
   if (result.modified.length === 0) ctx.out.info('no snapshots were modified');
   else ctx.out.info(`modified tags on ${result.modified.length} snapshots`);
 }
