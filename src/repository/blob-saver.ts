@@ -52,7 +52,8 @@ export interface BlobSaverOptions {
   workers?: number;
   /** Count and deduplicate, but store nothing. */
   dryRun?: boolean;
-  index_?: IndexWriterOptions;
+  /** Thresholds for writing index files (restic's by default). */
+  indexFiles?: IndexWriterOptions;
   onPackStored?: (pack: { id: Id; type: BlobType; size: number; blobs: number }) => void;
 }
 
@@ -130,7 +131,7 @@ export class BlobSaver {
     if (options.repoVersion < 2 && this.compression !== 'auto' && this.compression !== 'off') {
       throw new ResticError('USAGE', `compression mode ${this.compression} needs repository version 2 (this repository is version ${options.repoVersion})`);
     }
-    this.indexWriter = new IndexWriter(options.saveIndexFile, options.index_);
+    this.indexWriter = new IndexWriter(options.saveIndexFile, options.indexFiles);
     const workers = options.workers ?? defaultWorkerCount();
     if (workers > 0 && !options.dryRun) this.pool = new BlobWorkerPool(options.key, workers);
   }

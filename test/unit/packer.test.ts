@@ -146,7 +146,7 @@ describe('BlobSaver', () => {
   });
 
   it('finishes packs at the target size and writes index files at the blob threshold', async () => {
-    const { backend, saver, indexFiles } = setup(2, { compression: 'off', packSize: 4 * MIB, index_: { maxBlobs: 3 } });
+    const { backend, saver, indexFiles } = setup(2, { compression: 'off', packSize: 4 * MIB, indexFiles: { maxBlobs: 3 } });
     const chunk = 1024 * 1024;
     for (let i = 0; i < 10; i++) {
       const d = new Uint8Array(chunk);
