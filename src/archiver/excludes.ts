@@ -72,6 +72,11 @@ function findClassEnd(glob: string, start: number): number {
   return -1;
 }
 
+/** One path component of a Go filepath.Match glob as a RegExp (throws USAGE when malformed). */
+export function globComponentRegExp(glob: string): RegExp {
+  return globToRegExp(glob, false, glob);
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

@@ -12,6 +12,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ResticError } from '../errors.js';
+import { globComponentRegExp } from './excludes.js';
 
 export interface TargetTree {
   /** Children by name (names are file names; targets are given as strings). */
@@ -139,4 +140,38 @@ export async function buildTargetTree(targets: readonly string[]): Promise<Targe
   }
   await unroll(top);
   return top;
+}
+
+const GLOB_META = /[*?[\\]/;
+
+/**
+ * Go's filepath.Glob, as restic applies it to `--files-from` lines: a line without glob
+ * characters names itself if it exists; otherwise each component with `*`, `?` or `[…]` is
+ * matched against directory entries (sorted). No matches gives an empty list.
+ */
+export async function globPaths(pattern: string): Promise<string[]> {
+  if (!GLOB_META.test(pattern)) {
+    try {
+      await fs.lstat(pattern);
+      return [pattern];
+    } catch {
+      return [];
+    }
+  }
+  const dir = path.dirname(pattern);
+  const file = path.basename(pattern);
+  const dirs = GLOB_META.test(dir) ? await globPaths(dir) : [dir];
+  const re = globComponentRegExp(file);
+  const out: string[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = await fs.readdir(d);
+    } catch {
+      continue;
+    }
+    names.sort();
+    for (const n of names) if (re.test(n)) out.push(d === '.' && !pattern.startsWith('./') ? n : path.join(d, n));
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import { MemoryBackend } from '../../src/backend/memory.js';
 import { backup, backupStream, backupTree } from '../../src/archiver/archiver.js';
 import { ChunkAssembler, chunkBytes } from '../../src/archiver/chunk-reader.js';
 import { ExcludeFilter, listMatches, parseExcludeFile, parsePattern, parseSize, patternMatches } from '../../src/archiver/excludes.js';
-import { buildTargetTree } from '../../src/archiver/targets.js';
+import { buildTargetTree, globPaths } from '../../src/archiver/targets.js';
 import { chunkBuffer } from '../../src/chunker/chunker.js';
 import { TEST_POLYNOMIAL } from '../../src/chunker/polynomial.js';
 import { parseTree } from '../../src/format/node.js';
@@ -69,6 +69,25 @@ describe('target tree (restic snapshot root shape)', () => {
   it('same first name from different roots gets a suffix', async () => {
     const t = await buildTargetTree(['/tmp', 'tmp']);
     expect([...t.children.keys()].sort()).toEqual(['tmp', 'tmp-1']);
+  });
+});
+
+describe('globPaths (--files-from)', () => {
+  it('expands like filepath.Glob', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'rts-glob-'));
+    try {
+      for (const n of ['a.txt', 'b.txt', 'c.log']) writeFileSync(path.join(d, n), n);
+      mkdirSync(path.join(d, 'sub1'));
+      mkdirSync(path.join(d, 'sub2'));
+      writeFileSync(path.join(d, 'sub2', 'x.txt'), 'x');
+      expect(await globPaths(path.join(d, '*.txt'))).toEqual([path.join(d, 'a.txt'), path.join(d, 'b.txt')]);
+      expect(await globPaths(path.join(d, 'sub?', '*.txt'))).toEqual([path.join(d, 'sub2', 'x.txt')]);
+      expect(await globPaths(path.join(d, 'c.log'))).toEqual([path.join(d, 'c.log')]);
+      expect(await globPaths(path.join(d, 'missing'))).toEqual([]);
+      expect(await globPaths(path.join(d, '[ab].txt'))).toHaveLength(2);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 

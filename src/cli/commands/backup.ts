@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { MIB } from '../../pack/packer.js';
 import { parseExcludeFile, parseSize } from '../../archiver/excludes.js';
+import { globPaths } from '../../archiver/targets.js';
 import { backup, backupStream, type BackupProgress, type BackupResult, type CommonBackupOptions } from '../../archiver/archiver.js';
 import { ResticError } from '../../errors.js';
 import { GoTime } from '../../format/gotime.js';
@@ -44,7 +45,10 @@ async function collectTargets(ctx: CommandContext): Promise<string[]> {
     for (const raw of (await readLines(f, '--files-from')).split('\n')) {
       const line = raw.replace(/\r$/, '').trim();
       if (line === '' || line.startsWith('#')) continue;
-      targets.push(line);
+      // restic expands each line with filepath.Glob and skips patterns that match nothing
+      const expanded = await globPaths(line);
+      if (expanded.length === 0) ctx.out.warn(`pattern ${JSON.stringify(line)} does not match any files, skipping`);
+      targets.push(...expanded);
     }
   }
   for (const f of ctx.flags.strings('files-from-verbatim')) {
