@@ -9,7 +9,7 @@ import { LimitBackend, type LimitOptions } from './limit.js';
 import { LocalBackend } from './local.js';
 import { parseLocation, type Location } from './location.js';
 import { RetryBackend, type RetryOptions } from './retry.js';
-import { S3Backend, type BucketLookup, type S3Credentials } from './s3.js';
+import { S3Backend, type BucketLookup, type ObjectRetention, type S3Credentials } from './s3.js';
 
 export interface S3Options {
   region?: string;
@@ -19,6 +19,8 @@ export interface S3Options {
   idleTimeoutMs?: number;
   conditionalWrites?: 'auto' | 'always' | 'never';
   storageClass?: string;
+  /** Object-lock retention on every object written (`-o s3.retention=DAYS`, `--retention`). */
+  retention?: ObjectRetention;
   /** Test-only: ListObjectsV2 page size. */
   listPageSize?: number;
 }
@@ -39,6 +41,9 @@ export async function openBackend(location: string | Location, options: BackendO
   let backend: Backend;
   let defaultConnections: number;
   if (parsed.scheme === 'local') {
+    if (options.s3?.retention !== undefined) {
+      throw new ResticError('USAGE', `--retention (s3.retention) needs an S3 repository with object lock; ${display ?? parsed.path} is a local directory`);
+    }
     backend = new LocalBackend(parsed.path, display ?? parsed.path);
     defaultConnections = 2;
   } else {
@@ -72,7 +77,8 @@ export function innermostBackend(backend: Backend): Backend {
  * `s3.connections`, `s3.region`, `s3.bucket-lookup=auto|dns|path`, `s3.storage-class`,
  * `s3.retries` (retries after the first attempt), `local.connections`, and ours:
  * `s3.conditional-writes=auto|always|never`, `s3.connect-timeout` / `s3.idle-timeout`
- * (seconds). Anything else is a USAGE error naming the option.
+ * (seconds), `s3.retention=DAYS` and `s3.retention-mode=GOVERNANCE|COMPLIANCE` (object lock
+ * on every object written; the CLI's `--retention` / `--retention-mode` set the same). Anything else is a USAGE error naming the option.
  */
 export function parseExtendedOptions(pairs: readonly string[], base: BackendOptions = {}): BackendOptions {
   const out: BackendOptions = { ...base, s3: { ...base.s3 } };
@@ -122,9 +128,24 @@ export function parseExtendedOptions(pairs: readonly string[], base: BackendOpti
       case 's3.idle-timeout':
         s3.idleTimeoutMs = seconds();
         break;
+      case 's3.retention': {
+        const m = /^(\d+)d?$/i.exec(value);
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 36500) throw bad('want a number of days from 1 to 36500');
+        s3.retention = { mode: s3.retention?.mode ?? 'GOVERNANCE', days: Number(m[1]) };
+        break;
+      }
+      case 's3.retention-mode': {
+        const mode = value.toUpperCase();
+        if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw bad('want GOVERNANCE or COMPLIANCE');
+        s3.retention = { days: s3.retention?.days ?? 0, mode };
+        break;
+      }
       default:
-        throw bad(`unknown option "${key}" (restic-ts knows s3.connections, s3.region, s3.bucket-lookup, s3.storage-class, s3.retries, s3.conditional-writes, s3.connect-timeout, s3.idle-timeout, local.connections)`);
+        throw bad(`unknown option "${key}" (restic-ts knows s3.connections, s3.region, s3.bucket-lookup, s3.storage-class, s3.retries, s3.conditional-writes, s3.connect-timeout, s3.idle-timeout, s3.retention, s3.retention-mode, local.connections)`);
     }
+  }
+  if (s3.retention !== undefined && s3.retention.days === 0) {
+    throw new ResticError('USAGE', 'invalid option -o s3.retention-mode: it needs a retention in days too (--retention DAYS or -o s3.retention=DAYS)');
   }
   return out;
 }

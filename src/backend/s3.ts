@@ -19,6 +19,7 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -80,6 +81,21 @@ export interface S3BackendOptions {
   listPageSize?: number;
   /** Use this client instead of making one (it is then not destroyed by close()). */
   client?: S3Client;
+  /**
+   * Object lock (`--retention DAYS`): every file written except lock files gets this
+   * retention (PutObject with ObjectLockMode + ObjectLockRetainUntilDate = now + days).
+   * Lock files are left out: they are not needed for recovery, and a locked version of
+   * every lock refresh would only cost storage. The bucket must have object lock; that is
+   * checked before the first write (UNSUPPORTED otherwise).
+   */
+  retention?: ObjectRetention;
+}
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+export interface ObjectRetention {
+  days: number;
+  mode: RetentionMode;
 }
 
 /** S3 error names that mean "these credentials may not do this". */
@@ -131,6 +147,8 @@ export class S3Backend implements Backend {
   private conditionalWrites: boolean;
   private readonly conditionalMode: 'auto' | 'always' | 'never';
   private bucketKnownToExist = false;
+  readonly retention: ObjectRetention | undefined;
+  private retentionChecked: Promise<void> | undefined;
 
   constructor(options: S3BackendOptions) {
     const env = options.env ?? process.env;
@@ -152,6 +170,12 @@ export class S3Backend implements Backend {
     this.storageClass = options.storageClass as StorageClass | undefined;
     this.listPageSize = options.listPageSize;
     this.conditionalMode = options.conditionalWrites ?? 'auto';
+    if (options.retention !== undefined) {
+      const { days, mode } = options.retention;
+      if (!Number.isInteger(days) || days < 1 || days > 36500) throw new ResticError('USAGE', `invalid retention ${days} days: want a whole number of days from 1 to 36500`);
+      if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw new ResticError('USAGE', `invalid retention mode ${JSON.stringify(mode)}: want GOVERNANCE or COMPLIANCE`);
+    }
+    this.retention = options.retention;
     this.conditionalWrites = this.conditionalMode !== 'never';
     if (options.client) {
       this.client = options.client;
@@ -298,8 +322,11 @@ export class S3Backend implements Backend {
   async write(type: FileType, name: string, data: Uint8Array): Promise<void> {
     const key = this.objectKey(type, name);
     const file = relativePath(type, name);
+    const retain = this.retention !== undefined && type !== 'lock';
+    if (this.retention !== undefined) await (this.retentionChecked ??= this.checkObjectLock());
     if (await this.exists(type, name)) throw alreadyExists(this.location, type, name);
     const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const lockMode = retain ? this.retention!.mode : undefined;
     const put = (conditional: boolean) =>
       this.client.send(
         new PutObjectCommand({
@@ -311,6 +338,9 @@ export class S3Backend implements Backend {
           ContentType: 'application/octet-stream',
           StorageClass: this.storageClass,
           IfNoneMatch: conditional ? '*' : undefined,
+          // Computed per attempt, so a retried upload is not retained for less than asked.
+          ObjectLockMode: lockMode,
+          ObjectLockRetainUntilDate: lockMode ? new Date(Date.now() + this.retention!.days * 86_400_000) : undefined,
         }),
       );
     try {
@@ -331,6 +361,7 @@ export class S3Backend implements Backend {
       if (status === 412 || errorName(err) === 'PreconditionFailed' || errorName(err) === 'ConditionalRequestConflict') {
         throw alreadyExists(this.location, type, name);
       }
+      if (lockMode && errorName(err) === 'InvalidRequest') throw this.noObjectLock(err);
       throw this.mapError(err, 'write', key, file);
     }
   }
@@ -343,6 +374,36 @@ export class S3Backend implements Backend {
       if (errorName(err) === 'NoSuchKey') return;
       throw this.mapError(err, 'remove', key, relativePath(type, name));
     }
+  }
+
+  /**
+   * Before the first write with retention: the bucket must have object lock enabled, or
+   * every PUT would fail (after the lock file was written). Credentials that may not read
+   * the configuration go on; the PUT itself then fails with the same message.
+   */
+  private async checkObjectLock(): Promise<void> {
+    try {
+      const res = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }));
+      if (res.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled') return;
+      throw this.noObjectLock(undefined);
+    } catch (err) {
+      if (err instanceof ResticError) throw err;
+      const name = errorName(err);
+      if (name === 'ObjectLockConfigurationNotFoundError' || name === 'ObjectLockConfigurationNotFound') throw this.noObjectLock(err);
+      const mapped = this.mapError(err, 'read the object lock configuration of', this.bucket);
+      if (mapped instanceof ResticError && mapped.code === 'BACKEND_AUTH') return;
+      this.retentionChecked = undefined; // transient: ask again next time
+      throw mapped;
+    }
+  }
+
+  private noObjectLock(cause: unknown): ResticError {
+    return new ResticError(
+      'UNSUPPORTED',
+      `bucket "${this.bucket}" at ${this.endpointUrl} has no object lock, so --retention cannot be applied (nothing was written). ` +
+        'Object lock can only be enabled when a bucket is created (see docs/securing-backups-on-s3.md); drop --retention to write without it',
+      { cause },
+    );
   }
 
   /** Creates the bucket when it is missing; refuses when the prefix already holds a repository. */
@@ -360,6 +421,8 @@ export class S3Backend implements Backend {
         await this.client.send(
           new CreateBucketCommand({
             Bucket: this.bucket,
+            // --retention on a new bucket: object lock can only be switched on now.
+            ObjectLockEnabledForBucket: this.retention !== undefined ? true : undefined,
             // AWS wants the region spelled out everywhere except us-east-1.
             CreateBucketConfiguration:
               onAws && this.region !== 'us-east-1' ? { LocationConstraint: this.region as BucketLocationConstraint } : undefined,

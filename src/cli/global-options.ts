@@ -20,6 +20,8 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'option', short: 'o', kind: 'strings', valueName: 'key=value', description: 'set extended option (key=value, can be specified multiple times)' },
   { name: 'compression', kind: 'string', env: 'RESTIC_COMPRESSION', valueName: 'mode', description: 'compression mode (only available for repository format version 2), one of (auto|off|max)' },
   { name: 'pack-size', kind: 'int', env: 'RESTIC_PACK_SIZE', valueName: 'size', description: 'set target pack size in MiB, created pack files may be larger' },
+  { name: 'retention', kind: 'int', env: 'RESTIC_TS_RETENTION', valueName: 'days', description: 'object-lock retention in days on every object written to S3 (bucket needs object lock; same as -o s3.retention)' },
+  { name: 'retention-mode', kind: 'string', env: 'RESTIC_TS_RETENTION_MODE', valueName: 'mode', description: 'retention mode for --retention: GOVERNANCE (default) or COMPLIANCE' },
   { name: 'as-of', kind: 'string', env: 'RESTIC_AS_OF', valueName: 'time', description: 'read a versioned S3 repository as it was at this time' },
   // Accepted for compatibility with restic scripts; restic-ts keeps no local cache.
   { name: 'no-cache', kind: 'boolean', description: 'do not use a local cache (restic-ts never caches)' },
@@ -81,6 +83,11 @@ export async function globalOptionsFrom(flags: ParsedFlags): Promise<GlobalOptio
     if (eq <= 0) throw new ResticError('USAGE', `invalid option ${JSON.stringify(pair)}: want key=value`);
     extendedOptions[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
+  // --retention / --retention-mode are spelled-out forms of -o s3.retention(-mode) (issue 5).
+  const retentionDays = flags.int('retention');
+  if (retentionDays !== undefined) extendedOptions['s3.retention'] = String(retentionDays);
+  const retentionMode = flags.string('retention-mode');
+  if (retentionMode) extendedOptions['s3.retention-mode'] = retentionMode;
 
   const compression = (flags.string('compression') ?? 'auto').toLowerCase();
   if (!(COMPRESSION_MODES as readonly string[]).includes(compression)) {

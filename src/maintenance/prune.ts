@@ -51,6 +51,12 @@ export interface PruneOptions {
   packSize?: number;
   /** Snapshots whose trees do not count as used (forget --prune --dry-run). */
   ignoreSnapshots?: ReadonlySet<Id>;
+  /**
+   * Object lock (issue 5, s3/retention.ts): given the repack candidates, the packs whose
+   * retention has not lapsed. Those are kept, not repacked: the old pack would stay stored
+   * until its date anyway, so repacking it only adds the copy.
+   */
+  lockedPacks?: (candidates: readonly Id[]) => Promise<ReadonlySet<Id>>;
   onProgress?: (event: PrunePlanProgress) => void;
 }
 
@@ -101,6 +107,8 @@ export interface PrunePlan {
   targetPackSize: number;
   /** Snapshots whose trees were walked. */
   snapshotCount: number;
+  /** Repack candidates kept because they are under object lock (see PruneOptions.lockedPacks). */
+  lockedKept?: Set<Id>;
 }
 
 function emptyStats(): PruneStats {
@@ -393,6 +401,22 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
     );
   }
 
+  // 5b. Locked packs are kept (object lock, see PruneOptions.lockedPacks).
+  let lockedKept: Set<Id> | undefined;
+  if (options.lockedPacks && candidates.length + smallCandidates.length > 0) {
+    const locked = await options.lockedPacks([...candidates, ...smallCandidates].map((c) => c.id));
+    if (locked.size > 0) {
+      lockedKept = new Set(locked);
+      for (const list of [candidates, smallCandidates]) {
+        for (const c of list.filter((c) => locked.has(c.id))) {
+          stats.packs.keep++;
+          decisions.set(c.id, 'keep');
+        }
+        list.splice(0, list.length, ...list.filter((c) => !locked.has(c.id)));
+      }
+    }
+  }
+
   // 6. Small packs are only worth repacking in numbers.
   if (smallCandidates.length < 10) {
     stats.packs.keep += smallCandidates.length;
@@ -455,5 +479,7 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
     keepBlobs.clear();
   }
 
-  return { removePacksFirst, repackPacks, keepBlobs, removePacks, ignorePacks, decisions, packs, stats, targetPackSize, snapshotCount };
+  const plan: PrunePlan = { removePacksFirst, repackPacks, keepBlobs, removePacks, ignorePacks, decisions, packs, stats, targetPackSize, snapshotCount };
+  if (lockedKept) plan.lockedKept = lockedKept;
+  return plan;
 }

@@ -41,6 +41,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('repair', 'Repair the repository', async () => (await import('./repair.js')).repairCommand),
   lazy('restore', 'Extract the data from a snapshot', async () => (await import('./restore.js')).restoreCommand),
   lazy('rollback', 'Bring a repository in a versioned S3 bucket back to how it was at a time', async () => (await import('./rollback.js')).rollbackCommand),
+  lazy('s3', 'Check and secure the S3 bucket of a repository (doctor, policy, retention)', async () => (await import('./s3.js')).s3Command),
   lazy('snapshots', 'List all snapshots', async () => (await import('./snapshots.js')).snapshotsCommand),
   lazy('stats', 'Scan the repository and show basic statistics', async () => (await import('./stats.js')).statsCommand),
   lazy('tag', 'Modify tags on snapshots', async () => (await import('./tag.js')).tagCommand),

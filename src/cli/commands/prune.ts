@@ -117,8 +117,11 @@ export async function runPruneWithRepo(ctx: CommandContext, repo: Repository, op
   }
   out.info('loading indexes...');
   await repo.loadIndex();
+  // Object-locked S3 bucket (issue 5): keep locked packs out of repacking, report what stays stored.
+  const objectLock = await (await import('./s3.js')).pruneObjectLock(ctx, repo.backend);
   const plan: PrunePlan = await planPrune(repo, {
     ...options,
+    ...(objectLock ? { lockedPacks: objectLock.lockedPacks } : {}),
     onProgress: (e) => {
       if (e.phase === 'snapshots') {
         out.info(`loading all snapshots...\nfinding data that is still in use for ${e.count} snapshots`);
@@ -134,6 +137,7 @@ export async function runPruneWithRepo(ctx: CommandContext, repo: Repository, op
     for (const id of [...plan.ignorePacks].sort()) out.warn(`will forget missing pack file ${id}`);
   }
   printStats(ctx, plan.stats);
+  await objectLock?.print(repo, plan);
 
   if (dryRun) {
     if (!ctx.global.json && ctx.global.verbosity >= 1) {
