@@ -20,15 +20,16 @@ async function run(ctx: CommandContext): Promise<void> {
   const json = ctx.global.json;
   const repo = await ctx.openRepository({ lock: 'shared' });
   const [arg1, arg2] = ctx.positionals;
-  const sn1 = await repo.findSnapshot(arg1);
-  const sn2 = await repo.findSnapshot(arg2);
+  // restic 0.14's diff takes snapshot IDs (or prefixes) only, not `latest`
+  const sn1 = await repo.loadSnapshot(await repo.findSnapshotId(arg1));
+  const sn2 = await repo.loadSnapshot(await repo.findSnapshotId(arg2));
   if (!json) {
     out.info(`comparing snapshot ${shortId(sn1.id)} to ${shortId(sn2.id)}:`);
     out.info('');
   }
   await repo.loadIndex();
   const quiet = ctx.global.quiet;
-  const stats = await diffTrees(repo, sn1.tree, sn2.tree, {
+  const stats = await diffTrees(repo, sn1.snapshot.tree, sn2.snapshot.tree, {
     metadata: ctx.flags.boolean('metadata'),
     onChange: (c) => {
       if (quiet) return;
