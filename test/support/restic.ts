@@ -8,6 +8,9 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openBackend } from '../../src/backend/open.js';
+import type { ScryptParams } from '../../src/crypto/index.js';
+import { createKeyFile, openKeyFile, parseKeyFile } from '../../src/format/key-file.js';
 
 export const TEST_PASSWORD = 'test-password';
 
@@ -83,4 +86,62 @@ export function passwordFile(dir: string, password = TEST_PASSWORD): string {
   const p = join(dir, 'password.txt');
   writeFileSync(p, password + '\n');
   return p;
+}
+
+/**
+ * scrypt parameters of the key `makeResticRepo` leaves in a repository: about a millisecond
+ * per derivation instead of restic's calibrated ~0.5 s (more on a loaded machine). restic
+ * accepts whatever parameters a key file names, so every later restic and restic-ts run on
+ * the repository opens it almost for free.
+ */
+export const CHEAP_KDF_PARAMS: ScryptParams = { N: 1024, r: 8, p: 1 };
+
+export interface MakeResticRepoOptions {
+  /** `--repository-version` (restic 0.14's default, 2, when omitted). */
+  version?: 1 | 2;
+  password?: string;
+  /** Environment for restic and for our backend (AWS_* for an S3 repository). */
+  env?: Record<string, string>;
+  /** More `restic init` arguments (e.g. `--copy-chunker-params`, `--repo2`). */
+  initArgs?: string[];
+  /**
+   * Keep restic's calibrated key (default false). Only for tests about the calibrated key
+   * itself; everything else should leave the cheap key in place.
+   */
+  keepCalibratedKey?: boolean;
+}
+
+/**
+ * Creates a repository with the real `restic init` (so config and key are restic's own),
+ * then swaps the calibrated key for one with CHEAP_KDF_PARAMS and the same password and
+ * master key: the cheap key is written by our key-file module, the calibrated one deleted.
+ * Works for local paths and `s3:` repositories. Returns the id of the key left in place.
+ */
+export async function makeResticRepo(repo: string, options: MakeResticRepoOptions = {}): Promise<{ keyId: string }> {
+  const password = options.password ?? TEST_PASSWORD;
+  const args = ['init', '-q'];
+  if (options.version !== undefined) args.push('--repository-version', String(options.version));
+  args.push(...(options.initArgs ?? []));
+  restic(args, { repo, password, env: options.env });
+  const backend = await openBackend(repo, { env: { ...process.env, ...options.env } });
+  try {
+    const keyIds: string[] = [];
+    for await (const info of backend.list('key')) keyIds.push(info.name);
+    if (keyIds.length !== 1) throw new Error(`makeResticRepo: restic init left ${keyIds.length} keys in ${repo}, want 1`);
+    const [calibratedId] = keyIds;
+    if (options.keepCalibratedKey) return { keyId: calibratedId };
+    const calibrated = parseKeyFile(await backend.read('key', calibratedId), `keys/${calibratedId}`);
+    const master = await openKeyFile(calibrated, password, `keys/${calibratedId}`);
+    if (!master) throw new Error(`makeResticRepo: the password does not open the key restic init wrote in ${repo}`);
+    const cheap = await createKeyFile(master, password, {
+      params: CHEAP_KDF_PARAMS,
+      username: calibrated.username,
+      hostname: calibrated.hostname,
+    });
+    await backend.write('key', cheap.id, cheap.bytes);
+    await backend.remove('key', calibratedId);
+    return { keyId: cheap.id };
+  } finally {
+    await backend.close();
+  }
 }
