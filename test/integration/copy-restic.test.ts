@@ -1,0 +1,129 @@
+/**
+ * copy against restic 0.14:
+ * - into a destination with another chunker polynomial (plain `restic init`): restic check
+ *   --read-data passes on the destination, every copied snapshot restores (with restic)
+ *   byte-identical to the source's, tree IDs are kept, `original` is set and `parent` dropped;
+ * - a second copy (ours, and restic's own copy) finds everything already copied;
+ * - into a destination made with `init --copy-chunker-params`: a later restic backup of the
+ *   same data adds no data blobs (the copied blobs deduplicate);
+ * - v1 source into a v2 destination (blobs get compressed there).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ours } from '../support/cli.js';
+import { passwordFile, restic, tempDir } from '../support/restic.js';
+
+process.env.TZ = 'UTC';
+
+const tmp = tempDir('restic-ts-copy-restic-');
+afterAll(() => tmp.cleanup());
+const pw = passwordFile(tmp.path);
+const src = join(tmp.path, 'src');
+
+function bytes(seed: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+interface Sn {
+  id: string;
+  time: string;
+  tree: string;
+  parent?: string;
+  original?: string;
+  paths: string[];
+}
+const snapshots = (repo: string): Sn[] => (JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as Sn[]).sort((a, b) => (a.time < b.time ? -1 : 1));
+
+const sources: Record<string, string> = {};
+
+beforeAll(() => {
+  mkdirSync(join(src, 'd'), { recursive: true });
+  for (const version of [1, 2]) {
+    const repo = join(tmp.path, `src-v${version}`);
+    restic(['init', '-q', '--repository-version', String(version)], { repo });
+    sources[`v${version}`] = repo;
+  }
+  for (let i = 0; i < 2; i++) {
+    writeFileSync(join(src, 'big.bin'), bytes(10 + i, 1_500_000));
+    writeFileSync(join(src, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
+    for (const repo of Object.values(sources)) restic(['backup', '-q', '--time', `2024-01-0${i + 1} 10:00:00`, src], { repo });
+  }
+});
+
+function restoreEqual(dst: string, sn: Sn, srcRepo: string, srcSn: Sn): void {
+  const a = join(tmp.path, 'restore', sn.id);
+  const b = join(tmp.path, 'restore', `${srcSn.id}-src`);
+  restic(['restore', '-q', sn.id, '--target', a], { repo: dst });
+  restic(['restore', '-q', srcSn.id, '--target', b], { repo: srcRepo });
+  const diff = spawnSync('diff', ['-r', a, b], { encoding: 'utf8' });
+  expect(diff.status, diff.stdout + diff.stderr).toBe(0);
+}
+
+describe('copy with restic', () => {
+  it.each(['v1', 'v2'])('%s source into a v2 destination with another polynomial: restic checks, restores, and sees the copy as done', async (name) => {
+    const srcRepo = sources[name];
+    const dst = join(tmp.path, `dst-${name}`);
+    restic(['init', '-q'], { repo: dst });
+    const r = await ours(['-r', dst, '--password-file', pw, 'copy', '--from-repo', srcRepo, '--from-password-file', pw]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/copy started, this may take a while/g)).toHaveLength(2);
+    expect(r.stderr).toContain('chunker polynomials of the two repositories differ');
+    const check = restic(['check', '--read-data'], { repo: dst, check: false });
+    expect(check.code, check.stderr).toBe(0);
+    const srcSns = snapshots(srcRepo);
+    const dstSns = snapshots(dst);
+    expect(dstSns).toHaveLength(2);
+    dstSns.forEach((sn, i) => {
+      expect(sn.tree).toBe(srcSns[i].tree);
+      expect(sn.original).toBe(srcSns[i].id);
+      expect(sn.parent).toBeUndefined();
+      expect(sn.time).toBe(srcSns[i].time);
+      restoreEqual(dst, sn, srcRepo, srcSns[i]);
+    });
+    // again: nothing to copy, by our count and by restic's
+    const again = await ours(['-r', dst, '--password-file', pw, 'copy', '--from-repo', srcRepo, '--from-password-file', pw]);
+    expect(again.stdout.match(/skipping source snapshot/g)).toHaveLength(2);
+    const theirs = restic(['copy', '--from-repo', srcRepo, '--from-password-file', pw], { repo: dst });
+    expect(theirs.stdout.match(/skipping source snapshot/g)).toHaveLength(2);
+    expect(snapshots(dst)).toHaveLength(2);
+    expect(readdirSync(join(dst, 'locks'))).toEqual([]);
+    expect(readdirSync(join(srcRepo, 'locks'))).toEqual([]);
+  });
+
+  it('into a destination with the same polynomial: the copied blobs deduplicate a later restic backup', async () => {
+    const srcRepo = sources.v2;
+    const dst = join(tmp.path, 'dst-same-poly');
+    restic(['init', '-q', '--copy-chunker-params', '--from-repo', srcRepo, '--from-password-file', pw], { repo: dst });
+    const latest = snapshots(srcRepo)[1];
+    const r = await ours(['-r', dst, '--password-file', pw, 'copy', '--from-repo', srcRepo, '--from-password-file', pw, latest.id.slice(0, 8)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(snapshots(dst)).toHaveLength(1);
+    const backup = restic(['backup', '--json', src], { repo: dst });
+    const summary = backup.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message_type: string; data_blobs?: number })
+      .find((m) => m.message_type === 'summary');
+    expect(summary?.data_blobs).toBe(0);
+    expect(restic(['check', '--read-data'], { repo: dst, check: false }).code).toBe(0);
+  });
+
+  it('refuses without a source repository', async () => {
+    const r = await ours(['-r', sources.v2, '--password-file', pw, 'copy']);
+    expect(r.code).toBe(24);
+    expect(r.stderr).toContain('--from-repo');
+  });
+});
