@@ -3,18 +3,17 @@
  * blobs stored next to each other in one pack (the usual case: backup writes a file's chunks
  * in order) are fetched with a single range read, then each is checked and decoded like
  * Repository.loadBlob does (MAC, decrypt, decompress, SHA-256 against the ID). On S3 this turns
- * one GET per blob into one GET per run of blobs.
+ * one GET per blob into one GET per run of blobs. Decoding can run in worker threads.
  *
  * A blob whose range read fails its checks is retried through Repository.loadBlob, which
  * tries every copy the index lists and reports the last error (naming pack and blob).
  */
 import { relativePath } from '../backend/backend.js';
-import { decompress } from '../compression/index.js';
-import { open, sha256 } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import type { BlobLocation } from '../index/master-index.js';
 import type { Repository } from '../repository/repository.js';
+import { decodeRunBlob, type DecodeWorkerPool } from './decode-worker.js';
 
 /** Largest single range read (bytes). */
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
@@ -43,26 +42,11 @@ export function planRuns(repo: Repository, ids: readonly Id[], maxRunBytes = MAX
   return runs;
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
-async function decodeBlob(repo: Repository, sealed: Uint8Array, id: Id, loc: BlobLocation): Promise<Uint8Array> {
-  const file = relativePath('pack', loc.packId);
-  const what = `${file}: data blob ${id}`;
-  let plaintext = open(repo.masterKey, sealed, what);
-  if (loc.uncompressedLength !== 0) {
-    plaintext = await decompress(plaintext, loc.uncompressedLength, what);
-    if (plaintext.length !== loc.uncompressedLength) {
-      throw new ResticError('CORRUPT', `${what}: decompressed to ${plaintext.length} bytes, index says ${loc.uncompressedLength}`, { file });
-    }
-  }
-  if (hex(sha256(plaintext)) !== id) throw new ResticError('CORRUPT', `${what}: content hash does not match`, { file });
-  return plaintext;
-}
-
-/** Fetches one run and returns its blobs' plaintexts in order. */
-export async function readRun(repo: Repository, run: BlobRun): Promise<Uint8Array[]> {
+/**
+ * Fetches one run and returns its blobs' plaintexts in order, decoded in `pool`'s worker
+ * threads when given, else on this thread.
+ */
+export async function readRun(repo: Repository, run: BlobRun, pool?: DecodeWorkerPool): Promise<Uint8Array[]> {
   let bytes: Uint8Array | undefined;
   try {
     bytes = await repo.backend.read('pack', run.packId, { offset: run.offset, length: run.length });
@@ -70,12 +54,20 @@ export async function readRun(repo: Repository, run: BlobRun): Promise<Uint8Arra
   } catch {
     bytes = undefined; // every blob then goes through loadBlob, which names the problem
   }
+  const file = relativePath('pack', run.packId);
+  if (bytes && pool) {
+    const blobs = run.blobs.map(({ id, loc }) => ({ id, start: loc.offset - run.offset, length: loc.length, uncompressedLength: loc.uncompressedLength }));
+    const reply = await pool.decode({ what: file, bytes, blobs });
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < run.blobs.length; i++) out.push(reply.plaintexts[i] ?? (await repo.loadBlob('data', run.blobs[i].id)));
+    return out;
+  }
   const out: Uint8Array[] = [];
   for (const { id, loc } of run.blobs) {
     if (bytes) {
       const start = loc.offset - run.offset;
       try {
-        out.push(await decodeBlob(repo, bytes.subarray(start, start + loc.length), id, loc));
+        out.push(await decodeRunBlob(repo.masterKey, bytes.subarray(start, start + loc.length), id, loc.uncompressedLength, file));
         continue;
       } catch {
         // fall through: other copies, and restic-style error reporting

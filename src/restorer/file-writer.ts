@@ -10,10 +10,13 @@ import { sha256 } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import type { TreeNode } from '../format/node.js';
+import type { DecodeWorkerPool } from './decode-worker.js';
 import { streamFileContent, type TreeSource } from './walker.js';
 
 export interface WriteFileOptions {
   prefetch?: number;
+  /** Worker threads decoding the blobs (see DecodeWorkerPool). */
+  pool?: DecodeWorkerPool;
   /** Called after each blob is written, with its length. */
   onBytes?: (n: number) => void;
 }
@@ -24,7 +27,7 @@ export async function writeFileContent(source: TreeSource, node: TreeNode, path:
   let written = 0;
   let ok = false;
   try {
-    for await (const blob of streamFileContent(source, node, { prefetch: options.prefetch })) {
+    for await (const blob of streamFileContent(source, node, { prefetch: options.prefetch, pool: options.pool })) {
       let off = 0;
       while (off < blob.length) {
         const { bytesWritten } = await handle.write(blob, off, blob.length - off, written + off);

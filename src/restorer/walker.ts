@@ -12,6 +12,7 @@ import type { Tree, TreeNode } from '../format/node.js';
 import type { BlobType } from '../pack/header.js';
 import type { Repository } from '../repository/repository.js';
 import { planRuns, readRun } from './blob-reader.js';
+import type { DecodeWorkerPool } from './decode-worker.js';
 
 /** What the walker and the content streamer need from a repository (Repository satisfies it). */
 export interface TreeSource {
@@ -121,6 +122,8 @@ export interface StreamOptions {
    * loaded ahead (default 2).
    */
   runPrefetch?: number;
+  /** Worker threads that decode the runs (from a Repository only). */
+  pool?: DecodeWorkerPool;
 }
 
 /** A loaded Repository: its blobs can be read in pack-adjacent runs. */
@@ -129,13 +132,13 @@ function isRepository(source: TreeSource): source is Repository {
   return r.backend !== undefined && r.masterKey !== undefined && r.indexLoaded === true;
 }
 
-async function* streamRuns(repo: Repository, ids: readonly Id[], prefetch: number): AsyncGenerator<Uint8Array> {
+async function* streamRuns(repo: Repository, ids: readonly Id[], prefetch: number, pool: DecodeWorkerPool | undefined): AsyncGenerator<Uint8Array> {
   const runs = planRuns(repo, ids, RUN_BYTES);
   const pending: Promise<Uint8Array[]>[] = [];
   let next = 0;
   const fill = (): void => {
     while (pending.length < prefetch && next < runs.length) {
-      const p = readRun(repo, runs[next++]);
+      const p = readRun(repo, runs[next++], pool);
       p.catch(() => undefined);
       pending.push(p);
     }
@@ -157,7 +160,7 @@ const RUN_BYTES = 8 * 1024 * 1024;
 export async function* streamFileContent(source: TreeSource, node: TreeNode, options: StreamOptions = {}): AsyncGenerator<Uint8Array> {
   const ids = node.content ?? [];
   if (isRepository(source)) {
-    yield* streamRuns(source, ids, Math.max(1, options.runPrefetch ?? 2));
+    yield* streamRuns(source, ids, Math.max(1, options.runPrefetch ?? (options.pool ? options.pool.size + 1 : 2)), options.pool);
     return;
   }
   const prefetch = Math.max(1, options.prefetch ?? 4);

@@ -202,6 +202,16 @@ for (const name of ['v1', 'v2-auto', 'v2-off', 'v2-max']) {
       expect(r.stdout).toMatch(/finished verifying \d+ files in /);
       theirs('restore', 'latest', '--target', them);
       expectSameTree(mine, them);
+      // the library with blob decoding in worker threads gives the same tree
+      const lib = join(tmp.path, `ours-lib-${name}`);
+      const repo = await Repository.open({ backend: await openBackend(f().repo), password: TEST_PASSWORD });
+      const summary = await restoreTree(repo, { tree: (await repo.findSnapshot('latest')).tree, target: lib, workers: 2, verify: true });
+      await repo.close();
+      expect(summary.errors).toEqual([]);
+      expect(summary.verified).toBeGreaterThan(10);
+      // (atimes of `them` moved when they were read above: compared without them)
+      const noAtime = (m: Map<string, EntryInfo>) => new Map([...m].map(([k, v]) => [k, { ...v, atimeNs: undefined }]));
+      expect(noAtime(describeTree(lib))).toEqual(noAtime(describeTree(them)));
       // and both equal the source where restic keeps it (not the source's own atimes/root)
       const source = describeTree(join(tmp.path, 'src'));
       const restored = describeTree(join(mine, 'src'));
@@ -319,11 +329,14 @@ describe('restore: bad input', () => {
 
     // the library reports the same as a typed failure list
     const repo2 = await Repository.open({ backend: await openBackend(repoDir), password: TEST_PASSWORD });
-    const summary = await restoreTree(repo2, { tree: (await repo2.findSnapshot('latest')).tree, target: join(tmp.path, 'corrupt-target-2') });
+    const tree = (await repo2.findSnapshot('latest')).tree;
+    for (const workers of [0, 2]) {
+      const summary = await restoreTree(repo2, { tree, target: join(tmp.path, `corrupt-target-w${workers}`), workers });
+      expect(summary.errors).toHaveLength(1);
+      expect(summary.errors[0]).toMatchObject({ path: '/src/big.bin', code: 'MAC_FAILED' });
+      expect(summary.errors[0].message).toContain(loc.packId);
+    }
     await repo2.close();
-    expect(summary.errors).toHaveLength(1);
-    expect(summary.errors[0]).toMatchObject({ path: '/src/big.bin', code: 'MAC_FAILED' });
-    expect(summary.errors[0].message).toContain(loc.packId);
   });
 
   it('include and exclude together are a usage error before anything is opened', async () => {
