@@ -9,7 +9,7 @@ import { openBackend } from '../../src/backend/open.js';
 import { acquireLock } from '../../src/repository/lock.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { cheapenKeys, makeResticRepo, passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -22,7 +22,7 @@ interface Fixture {
 const tmp = tempDir('restic-ts-cli-read-');
 const fixtures: Record<'v1' | 'v2', Fixture> = {} as Record<'v1' | 'v2', Fixture>;
 
-function makeRepo(version: 1 | 2): Fixture {
+async function makeRepo(version: 1 | 2): Promise<Fixture> {
   const base = join(tmp.path, `v${version}`);
   mkdirSync(base, { recursive: true });
   const repo = join(base, 'repo');
@@ -32,7 +32,7 @@ function makeRepo(version: 1 | 2): Fixture {
   writeFileSync(join(src, 'dir', 'a.txt'), 'alpha\n');
   writeFileSync(join(src, 'dir', 'sub', 'b.txt'), 'beta'.repeat(1000));
   writeFileSync(join(src, 'c.txt'), 'gamma\n');
-  restic(['init', '--repository-version', String(version)], { repo });
+  await makeResticRepo(repo, { version });
   restic(['backup', '--host', 'alpha', '--tag', 'one', '--tag', 'two', '--time', '2021-01-01 10:00:00', src], { repo });
   writeFileSync(join(src, 'c.txt'), 'gamma changed\n');
   restic(['backup', '--host', 'beta', '--tag', 'one', '--time', '2021-01-02 10:00:00', join(src, 'dir')], { repo });
@@ -41,12 +41,13 @@ function makeRepo(version: 1 | 2): Fixture {
   const secondPwFile = join(base, 'second.txt');
   writeFileSync(secondPwFile, 'second password\n');
   restic(['key', 'add', '--new-password-file', secondPwFile, '--host', 'otherhost', '--user', 'someone'], { repo });
+  await cheapenKeys(repo, ['second password']);
   return { repo, pwFile, secondPwFile };
 }
 
-beforeAll(() => {
-  fixtures.v1 = makeRepo(1);
-  fixtures.v2 = makeRepo(2);
+beforeAll(async () => {
+  fixtures.v1 = await makeRepo(1);
+  fixtures.v2 = await makeRepo(2);
 });
 
 afterAll(() => tmp.cleanup());

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackend } from '../../src/backend/open.js';
-import type { ScryptParams } from '../../src/crypto/index.js';
-import { createKeyFile, openKeyFile, parseKeyFile } from '../../src/format/key-file.js';
+import { sha256, type ScryptParams } from '../../src/crypto/index.js';
+import { createKeyFile, encodeKeyFile, openKeyFile, parseKeyFile } from '../../src/format/key-file.js';
 
 export const TEST_PASSWORD = 'test-password';
 
@@ -113,8 +113,7 @@ export interface MakeResticRepoOptions {
 
 /**
  * Creates a repository with the real `restic init` (so config and key are restic's own),
- * then swaps the calibrated key for one with CHEAP_KDF_PARAMS and the same password and
- * master key: the cheap key is written by our key-file module, the calibrated one deleted.
+ * then swaps the calibrated key for one with CHEAP_KDF_PARAMS (see `cheapenKeys`).
  * Works for local paths and `s3:` repositories. Returns the id of the key left in place.
  */
 export async function makeResticRepo(repo: string, options: MakeResticRepoOptions = {}): Promise<{ keyId: string }> {
@@ -123,24 +122,60 @@ export async function makeResticRepo(repo: string, options: MakeResticRepoOption
   if (options.version !== undefined) args.push('--repository-version', String(options.version));
   args.push(...(options.initArgs ?? []));
   restic(args, { repo, password, env: options.env });
-  const backend = await openBackend(repo, { env: { ...process.env, ...options.env } });
+  if (options.keepCalibratedKey) {
+    const ids = await listKeyIds(repo, options.env);
+    return { keyId: ids[0] };
+  }
+  const replaced = await cheapenKeys(repo, [password], { env: options.env });
+  if (replaced.length !== 1) throw new Error(`makeResticRepo: restic init left ${replaced.length} keys to replace in ${repo}, want 1`);
+  return { keyId: replaced[0].newId };
+}
+
+async function listKeyIds(repo: string, env?: Record<string, string>): Promise<string[]> {
+  const backend = await openBackend(repo, { env: { ...process.env, ...env } });
   try {
-    const keyIds: string[] = [];
-    for await (const info of backend.list('key')) keyIds.push(info.name);
-    if (keyIds.length !== 1) throw new Error(`makeResticRepo: restic init left ${keyIds.length} keys in ${repo}, want 1`);
-    const [calibratedId] = keyIds;
-    if (options.keepCalibratedKey) return { keyId: calibratedId };
-    const calibrated = parseKeyFile(await backend.read('key', calibratedId), `keys/${calibratedId}`);
-    const master = await openKeyFile(calibrated, password, `keys/${calibratedId}`);
-    if (!master) throw new Error(`makeResticRepo: the password does not open the key restic init wrote in ${repo}`);
-    const cheap = await createKeyFile(master, password, {
-      params: CHEAP_KDF_PARAMS,
-      username: calibrated.username,
-      hostname: calibrated.hostname,
-    });
-    await backend.write('key', cheap.id, cheap.bytes);
-    await backend.remove('key', calibratedId);
-    return { keyId: cheap.id };
+    const ids: string[] = [];
+    for await (const info of backend.list('key')) ids.push(info.name);
+    return ids;
+  } finally {
+    await backend.close();
+  }
+}
+
+/**
+ * Replaces every key file of `repo` that one of `passwords` opens and that is not already
+ * cheap by a key with CHEAP_KDF_PARAMS, the same password and master key, and the same
+ * created/username/hostname fields; the old file is deleted. Call it after `restic key add`
+ * or `restic key passwd` too: restic tries every key in turn, so one calibrated key left
+ * behind costs each later run ~0.5 s. Returns the ids replaced (old → new).
+ */
+export async function cheapenKeys(
+  repo: string,
+  passwords: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<{ oldId: string; newId: string }[]> {
+  const backend = await openBackend(repo, { env: { ...process.env, ...options.env } });
+  const replaced: { oldId: string; newId: string }[] = [];
+  try {
+    const ids: string[] = [];
+    for await (const info of backend.list('key')) ids.push(info.name);
+    for (const oldId of ids) {
+      const what = `keys/${oldId}`;
+      const old = parseKeyFile(await backend.read('key', oldId), what);
+      if (old.N === CHEAP_KDF_PARAMS.N && old.r === CHEAP_KDF_PARAMS.r && old.p === CHEAP_KDF_PARAMS.p) continue;
+      for (const password of passwords) {
+        const master = await openKeyFile(old, password, what);
+        if (!master) continue;
+        const fresh = await createKeyFile(master, password, { params: CHEAP_KDF_PARAMS, username: old.username, hostname: old.hostname });
+        const bytes = encodeKeyFile({ ...fresh.keyFile, created: old.created });
+        const newId = Buffer.from(sha256(bytes)).toString('hex');
+        await backend.write('key', newId, bytes);
+        await backend.remove('key', oldId);
+        replaced.push({ oldId, newId });
+        break;
+      }
+    }
+    return replaced;
   } finally {
     await backend.close();
   }
