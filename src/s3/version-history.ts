@@ -59,35 +59,43 @@ export interface RawListing {
 
 /** Merges the two arrays into per-key histories (see the ordering rules above). */
 export function buildHistory(raw: RawListing, keyToFile: (key: string) => { type: FileType; name: string } | undefined): VersionHistory {
-  interface Ranked {
-    event: VersionEvent;
-    /** Position within its own array for this key: 0 = newest. */
-    rank: number;
+  // Per key: the versions (newest first, as listed), then the delete markers (newest first).
+  // An event's position in its own array is its rank (0 = newest): the tie-breaker.
+  const byKey = new Map<string, { events: VersionEvent[]; versions: number }>();
+  for (const v of raw.versions) {
+    const event: VersionEvent = { key: v.key, kind: 'version', versionId: v.versionId, time: v.time, isLatest: v.isLatest, size: v.size, etag: v.etag };
+    const entry = byKey.get(v.key);
+    if (entry) {
+      entry.events.push(event);
+      entry.versions++;
+    } else byKey.set(v.key, { events: [event], versions: 1 });
   }
-  const byKey = new Map<string, Ranked[]>();
-  const add = (event: VersionEvent, counters: Map<string, number>) => {
-    const rank = counters.get(event.key) ?? 0;
-    counters.set(event.key, rank + 1);
-    let list = byKey.get(event.key);
-    if (!list) byKey.set(event.key, (list = []));
-    list.push({ event, rank });
-  };
-  const versionCounters = new Map<string, number>();
-  for (const v of raw.versions) add({ ...v, kind: 'version' }, versionCounters);
-  const markerCounters = new Map<string, number>();
-  for (const m of raw.deleteMarkers) add({ ...m, kind: 'delete-marker', size: 0, etag: '' }, markerCounters);
+  for (const m of raw.deleteMarkers) {
+    const event: VersionEvent = { key: m.key, kind: 'delete-marker', versionId: m.versionId, time: m.time, isLatest: m.isLatest, size: 0, etag: '' };
+    const entry = byKey.get(m.key);
+    if (entry) entry.events.push(event);
+    else byKey.set(m.key, { events: [event], versions: 0 });
+  }
 
   const keys: KeyHistory[] = [];
   let newest = 0;
   let oldest = Number.POSITIVE_INFINITY;
-  for (const [key, list] of byKey) {
-    list.sort((a, b) => {
-      if (a.event.time !== b.event.time) return a.event.time - b.event.time;
-      if (a.event.isLatest !== b.event.isLatest) return a.event.isLatest ? 1 : -1;
-      if (a.event.kind === b.event.kind) return b.rank - a.rank; // higher rank = older
-      return a.event.kind === 'delete-marker' ? 1 : -1;
-    });
-    const events = list.map((r) => r.event);
+  for (const [key, entry] of byKey) {
+    let events = entry.events;
+    if (events.length > 1) {
+      const all = events;
+      const rank = (i: number) => (i < entry.versions ? i : i - entry.versions);
+      const order = all.map((_, i) => i);
+      order.sort((i, j) => {
+        const a = all[i];
+        const b = all[j];
+        if (a.time !== b.time) return a.time - b.time;
+        if (a.isLatest !== b.isLatest) return a.isLatest ? 1 : -1;
+        if (a.kind === b.kind) return rank(j) - rank(i); // higher rank = older
+        return a.kind === 'delete-marker' ? 1 : -1;
+      });
+      events = order.map((i) => all[i]);
+    }
     newest = Math.max(newest, events[events.length - 1].time);
     oldest = Math.min(oldest, events[0].time);
     const file = keyToFile(key);
