@@ -206,6 +206,41 @@ export async function pruneObjectLock(
 }
 
 // ---------------------------------------------------------------------------------------------
+// stats --versions (called from the stats command)
+
+/** `stats --versions`: current vs non-current bytes per file type, from the version listing. */
+export async function statsVersions(ctx: CommandContext): Promise<void> {
+  if (ctx.positionals.length > 0) throw new ResticError('USAGE', 'stats --versions takes no snapshot arguments: it counts every object version under the repository prefix');
+  const s3 = await s3BackendOf(ctx, 'stats --versions');
+  const { versionedSpace, SPACE_FILE_TYPES } = await import('../../s3/space.js');
+  const space = await versionedSpace(s3, { signal: ctx.signal });
+  if (ctx.global.json) {
+    const row = (c: (typeof space)['total']) => ({
+      current_objects: c.currentObjects,
+      current_bytes: c.currentBytes,
+      noncurrent_versions: c.noncurrentVersions,
+      noncurrent_bytes: c.noncurrentBytes,
+      delete_markers: c.deleteMarkers,
+    });
+    const byType: Record<string, ReturnType<typeof row>> = {};
+    for (const t of SPACE_FILE_TYPES) byType[t] = row(space.byType[t]);
+    ctx.out.jsonLine(JSON.stringify({ by_type: byType, total: row(space.total) }));
+    return;
+  }
+  const header = `${'type'.padEnd(9)} ${'current'.padStart(8)} ${'bytes'.padStart(12)}   ${'non-current'.padStart(11)} ${'bytes'.padStart(12)}   ${'delete markers'.padStart(14)}`;
+  ctx.out.print(`Object versions under ${s3.prefix === '' ? 'the bucket root' : s3.prefix + '/'} in bucket ${s3.bucket}:`);
+  ctx.out.print(header);
+  const line = (name: string, c: (typeof space)['total']) =>
+    ctx.out.print(`${name.padEnd(9)} ${String(c.currentObjects).padStart(8)} ${formatBytes(c.currentBytes).padStart(12)}   ${String(c.noncurrentVersions).padStart(11)} ${formatBytes(c.noncurrentBytes).padStart(12)}   ${String(c.deleteMarkers).padStart(14)}`);
+  for (const t of SPACE_FILE_TYPES) {
+    const c = space.byType[t];
+    if (c.currentObjects + c.noncurrentVersions + c.deleteMarkers > 0) line(t, c);
+  }
+  line('total', space.total);
+  ctx.out.print('Non-current versions are what versioning keeps for recovery; they leave the bucket only when a lifecycle rule expires them (and any retention has lapsed).');
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export const s3Command: Command = {
   name: 's3',

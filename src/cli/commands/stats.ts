@@ -41,6 +41,8 @@ export async function selectSnapshots(ctx: CommandContext, args: readonly string
 }
 
 async function run(ctx: CommandContext): Promise<void> {
+  // Versioned S3 bucket (issue 5): current vs non-current bytes from the version listing.
+  if (ctx.flags.boolean('versions')) return (await import('./s3.js')).statsVersions(ctx);
   const mode = (ctx.flags.string('mode') ?? 'restore-size') as StatsMode;
   if (!STATS_MODES.includes(mode)) {
     throw new ResticError('USAGE', `unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
@@ -68,6 +70,7 @@ export const statsCommand: Command = {
   usage: 'stats [flags] [snapshot ID] [...]',
   flags: [
     { name: 'mode', kind: 'string', valueName: 'mode', description: 'counting mode: restore-size (default), files-by-contents, blobs-per-file or raw-data' },
+    { name: 'versions', kind: 'boolean', description: 'S3 with versioning: current vs non-current bytes and delete markers per file type (no password needed)' },
     ...SNAPSHOT_FILTER_FLAGS,
   ],
   run,
