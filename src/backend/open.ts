@@ -9,7 +9,7 @@ import { LimitBackend, type LimitOptions } from './limit.js';
 import { LocalBackend } from './local.js';
 import { parseLocation, type Location } from './location.js';
 import { RetryBackend, type RetryOptions } from './retry.js';
-import { S3Backend, type BucketLookup, type ObjectRetention, type S3Credentials } from './s3.js';
+import type { BucketLookup, ObjectRetention, S3Credentials } from './s3.js';
 
 export interface S3Options {
   region?: string;
@@ -48,6 +48,9 @@ export async function openBackend(location: string | Location, options: BackendO
     defaultConnections = 2;
   } else {
     const s3 = options.s3 ?? {};
+    // Loaded only for S3 locations: the AWS SDK alone costs ~0.25 s of CPU to import, which a
+    // local repository (and every CLI start) should not pay.
+    const { S3Backend } = await import('./s3.js');
     backend = new S3Backend({
       endpoint: parsed.endpoint,
       useHttp: parsed.useHttp,

@@ -132,6 +132,16 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_NONAME', 'E
 /** Connection errors that may pass: retried. */
 const FLAKY_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_SOCKET']);
 
+/**
+ * The SDK prints a NodeVersionSupportWarning on stderr when the first client is made on Node
+ * < 22, which would land in the middle of restic-style CLI output. It is about the SDK's own
+ * future releases, not about anything this backend does, so it is silenced unless the user set
+ * the SDK's switch (`AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED`) themselves.
+ */
+function suppressNodeVersionWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 export class S3Backend implements Backend {
   readonly location: string;
   readonly client: S3Client;
@@ -205,6 +215,7 @@ export class S3Backend implements Backend {
       const credentials = options.credentials ?? credentialsFromEnv(env, this.location);
       if (credentials) config.credentials = credentials;
       else if (env.AWS_PROFILE) config.profile = env.AWS_PROFILE;
+      suppressNodeVersionWarning();
       this.client = new S3Client(config);
       this.ownsClient = true;
     }
