@@ -1,9 +1,13 @@
 /**
- * restic-ts public API: re-exports only. See docs/ for examples.
+ * restic-ts public API: re-exports only. Documented in docs/library.md (with runnable programs
+ * in examples/); test/unit/public-api.test.ts checks that every documented name is here.
  *
  *   import { openBackend, Repository } from 'restic-ts';
  *   const repo = await Repository.open({ backend: await openBackend('/srv/repo'), password });
  *   for (const { id, snapshot } of await repo.listSnapshots()) console.log(id, snapshot.time.toString());
+ *
+ * Internals (pack writer, blob saver, chunker, crypto primitives, index codecs, CLI helpers)
+ * are deliberately not exported: their signatures may change between versions.
  */
 export { ErrorCodes, ResticError, exitCodeFor, isResticError, type ErrorCode, type ResticErrorOptions } from './errors.js';
 export { idFromBytes, idToBytes, isId, parseId, shortId, type Id } from './format/id.js';
@@ -11,11 +15,11 @@ export { GoTime, type WallClock } from './format/gotime.js';
 
 // Storage
 export { FILE_TYPES, relativePath, type Backend, type ByteRange, type FileInfo, type FileType } from './backend/backend.js';
-export { openBackend, type BackendOptions, type S3Options } from './backend/open.js';
+export { innermostBackend, openBackend, type BackendOptions, type S3Options } from './backend/open.js';
 export { parseLocation, type Location, type LocalLocation, type S3Location } from './backend/location.js';
 export { LocalBackend } from './backend/local.js';
 export { MemoryBackend } from './backend/memory.js';
-export { S3Backend } from './backend/s3.js';
+export { S3Backend, type BucketLookup, type ObjectRetention, type RetentionMode, type S3BackendOptions, type StaticCredentials } from './backend/s3.js';
 
 // Crypto and compression
 export { cryptoImplementation, setCryptoImplementation, type MasterKey } from './crypto/index.js';
@@ -67,13 +71,91 @@ export { findInSnapshot, type FindMatch, type FindOptions } from './restorer/fin
 export { computeStats, type StatsMode, type StatsOptions, type StatsResult } from './restorer/stats.js';
 
 // Writing and maintenance
-export { backup, backupStream, backupTree, type BackupProgress, type BackupResult, type BackupSummary } from './archiver/archiver.js';
-export { acquireLock, lockStoreFor, removeLocks, type LockOptions } from './repository/lock.js';
+export {
+  backup,
+  backupStream,
+  backupTree,
+  type ArchiveRepository,
+  type BackupItemError,
+  type BackupProgress,
+  type BackupResult,
+  type BackupSummary,
+  type CommonBackupOptions,
+  type FileSystemBackupOptions,
+  type StreamBackupOptions,
+  type TreeBackupOptions,
+  type VirtualEntry,
+  type VirtualMeta,
+} from './archiver/archiver.js';
+export { acquireLock, lockStoreFor, removeLocks, RepositoryLock, type LockOptions, type LockStore, type UnlockResult } from './repository/lock.js';
 export { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions } from './maintenance/keys.js';
-export { forget, removeSnapshots, type ForgetOptions, type ForgetResult } from './maintenance/forget.js';
-export { planPrune, type PruneOptions, type PrunePlan } from './maintenance/prune.js';
-export { applyPrunePlan, type ApplyPruneOptions, type PruneApplyResult } from './maintenance/prune-apply.js';
-export { checkRepository, type CheckFinding, type CheckOptions, type CheckResult } from './maintenance/check.js';
+export { forget, removeSnapshots, type ForgetGroupResult, type ForgetOptions, type ForgetResult, type IdentifiedSnapshot } from './maintenance/forget.js';
+export { policyIsEmpty, type ExpirePolicy, type KeepReason } from './maintenance/forget-policy.js';
+export { Duration, parseDuration } from './maintenance/duration.js';
+export { DEFAULT_MAX_UNUSED, parseMaxUnused, parseSize, planPrune, type MaxUnused, type PruneOptions, type PrunePlan, type PrunePlanProgress } from './maintenance/prune.js';
+export { applyPrunePlan, type ApplyPruneOptions, type PruneApplyResult, type PruneStep } from './maintenance/prune-apply.js';
+export {
+  checkRepository,
+  parseReadDataSubset,
+  type CheckFinding,
+  type CheckOptions,
+  type CheckPhase,
+  type CheckProgress,
+  type CheckResult,
+  type FindingKind,
+  type ReadDataSubset,
+} from './maintenance/check.js';
+export { tagSnapshots, type TagChange, type TagResult } from './maintenance/tag.js';
+export { copySnapshots, type CopyEvent, type CopyOptions, type CopyResult } from './maintenance/copy.js';
+export { diffTrees, type DiffChange, type DiffOptions, type DiffStat, type DiffStats } from './maintenance/diff.js';
+export { repairIndex, type RepairIndexEvent, type RepairIndexOptions, type RepairIndexResult } from './maintenance/repair-index.js';
 
-// Versioned S3: point-in-time view
-export { openAsOf, PointInTimeBackend, type AsOfOptions } from './s3/versioned-view.js';
+// Versioned S3: point-in-time view, history, rollback, audit, bucket posture, retention, space
+export { openAsOf, PointInTimeBackend, requireS3Backend, type AsOfOptions } from './s3/versioned-view.js';
+export { formatInstant, parseTimeArgument } from './s3/time.js';
+export {
+  bucketVersioning,
+  listVersionHistory,
+  repositoryKeyPrefix,
+  requireVersionedHistory,
+  type KeyHistory,
+  type ListHistoryOptions,
+  type VersionEvent,
+  type VersionHistory,
+  type VersioningStatus,
+} from './s3/version-history.js';
+export {
+  applyRollback,
+  confirmByContent,
+  planRollback,
+  requireEnabledVersioning,
+  type ApplyOptions as RollbackApplyOptions,
+  type ApplyProgress as RollbackProgress,
+  type ApplyResult as RollbackResult,
+  type PlannedChange,
+  type RollbackAction,
+  type RollbackPlan,
+} from './s3/rollback.js';
+export {
+  auditHistory,
+  checkSnapshotVersions,
+  type AuditEvent,
+  type AuditEventKind,
+  type AuditReport,
+  type SnapshotCheckOptions,
+  type SnapshotFinding,
+  type SnapshotFindingKind,
+} from './s3/audit.js';
+export { doctorFailed, runDoctor, type DoctorOptions, type DoctorReport, type Finding as DoctorFinding, type Fix as DoctorFix, type Severity } from './s3/doctor.js';
+export { buildPolicy, policyAllows, POLICY_ROLES, type PolicyDocument, type PolicyOptions, type PolicyRole, type PolicyStatement } from './s3/policy.js';
+export {
+  extendRetention,
+  pruneRetentionSupport,
+  referencedFiles,
+  type ExtendRetentionOptions,
+  type ExtendRetentionResult,
+  type ExtendedFile,
+  type PruneRetentionReport,
+  type RepositoryFile,
+} from './s3/retention.js';
+export { versionedSpace, type SpaceCounts, type VersionedSpace } from './s3/space.js';
