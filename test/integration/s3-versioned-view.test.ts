@@ -170,6 +170,21 @@ describe('point-in-time view of a versioned bucket', () => {
     expect((await cli(['ls', firstId])).code).not.toBe(0);
   });
 
+  it('audit: genuine snapshots pass the time check; without a password the check is skipped and says so', async () => {
+    const withKey = await cli(['audit', '--since', beforeInit, '--json']);
+    expect(withKey.code).toBe(0);
+    const report = JSON.parse(withKey.stdout) as { snapshots: Array<{ name: string; finding: string }>; counts: Record<string, Record<string, number>> };
+    expect(report.snapshots.map((f) => [f.name, f.finding]).sort()).toEqual([[firstId, 'ok'], [secondId, 'ok']].sort());
+    expect(report.counts.snapshot).toEqual({ added: 2, deleted: 1 });
+    expect(report.counts.config).toEqual({ added: 1 });
+    const text = await cli(['audit', '--since', beforeInit]);
+    expect(text.stdout).toMatch(new RegExp(`${firstId.slice(0, 8)}  written .*  records .*  host h  ok`));
+
+    const noPassword = await ours(['-r', repo, 'audit', '--since', beforeInit, '--json'], { ...resticS3Env() });
+    expect(noPassword.code).toBe(0);
+    expect(JSON.parse(noPassword.stdout).snapshot_check_skipped).toMatch(/no password/);
+  });
+
   it('bad TIME: unparseable, in the future, before the repository existed — USAGE (24), nothing changed', async () => {
     const versions = await versionCount(client, bucket);
     const cases: Array<[string[], RegExp]> = [
