@@ -374,7 +374,7 @@ async function walkTrees(repo: Repository, roots: readonly Id[], concurrency: nu
         tree = await repo.loadTree(id);
       } catch (err) {
         if (!isResticError(err) || err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_AUTH') throw err;
-        treeError(id, messageOf(err), err.file ?? relativePath('pack', locations[0].packId));
+        treeError(id, messageOf(err), relativePath('pack', locations[0].packId));
         continue;
       }
       onTree();
