@@ -23,6 +23,7 @@ import { relativePath } from '../backend/backend.js';
 import type { S3Backend } from '../backend/s3.js';
 import { open, sha256, type MasterKey } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
+import { parseLock } from '../format/lock-file.js';
 import { parseSnapshot } from '../format/snapshot.js';
 import { decodeUnpacked } from '../repository/unpacked.js';
 import type { PlanFileType } from './rollback.js';
@@ -69,6 +70,24 @@ export interface AuditReport {
   snapshots: SnapshotFinding[];
   /** Why the snapshot check was skipped (no password, no key opened). */
   snapshotCheckSkipped?: string;
+  /** Lock files written after sinceMs, decrypted when the key was available. */
+  locks?: LockFinding[];
+}
+
+export interface LockFinding {
+  name: string;
+  versionId: string;
+  written: number;
+  /** Still present (not deleted since). */
+  present: boolean;
+  hostname?: string;
+  username?: string;
+  pid?: number;
+  exclusive?: boolean;
+  /** The lock's own `time` (RFC 3339). */
+  recorded?: string;
+  /** Why it could not be read (not written by a holder of the key, damaged). */
+  problem?: string;
 }
 
 /** The events after `sinceMs` (pure: synthetic histories in the unit tests). */
@@ -222,6 +241,30 @@ export async function checkSnapshotVersions(
         continue;
       }
       findings.push(await examineSnapshotVersion(k.file.name, raw, e.time, e.versionId, masterKey, options));
+    }
+  }
+  return findings;
+}
+
+/** Every lock version written after `sinceMs`: who claimed the repository (host, user, pid). */
+export async function describeLockVersions(s3: S3Backend, history: VersionHistory, sinceMs: number, masterKey: MasterKey): Promise<LockFinding[]> {
+  const findings: LockFinding[] = [];
+  for (const k of history.keys) {
+    if (k.file?.type !== 'lock') continue;
+    const current = k.events[k.events.length - 1];
+    for (const e of k.events) {
+      if (e.time <= sinceMs || e.kind !== 'version') continue;
+      const finding: LockFinding = { name: k.file.name, versionId: e.versionId, written: e.time, present: current === e };
+      try {
+        const raw = await readObjectVersion(s3, k.key, e.versionId);
+        const file = relativePath('lock', k.file.name);
+        const lock = parseLock(await decodeUnpacked(open(masterKey, raw, file), file), k.file.name);
+        Object.assign(finding, { hostname: lock.hostname, username: lock.username, pid: lock.pid, exclusive: lock.exclusive, recorded: lock.time.toString() });
+      } catch (err) {
+        if (err instanceof ResticError && err.code === 'BACKEND_AUTH') throw err;
+        finding.problem = (err as Error).message;
+      }
+      findings.push(finding);
     }
   }
   return findings;

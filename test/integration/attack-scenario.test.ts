@@ -138,6 +138,7 @@ for (const variant of VARIANTS) {
         counts: Record<string, Record<string, number>>;
         events: Array<{ kind: string; type: string; key: string; suspicious?: string }>;
         snapshots: Array<{ name: string; finding: string; detail?: string }>;
+        locks: Array<{ present: boolean; hostname?: string; exclusive?: boolean; problem?: string }>;
         suspicious: number;
       };
       expect(report.counts.config.overwritten).toBe(1);
@@ -157,6 +158,10 @@ for (const variant of VARIANTS) {
       expect(forged).toHaveLength(1);
       expect(forged[0].detail).toMatch(/2099-01-01/);
       expect(report.suspicious).toBeGreaterThanOrEqual(6);
+      // The attacker's restic run left a (removed) lock naming its host; the planted ones are not restic's.
+      expect(report.locks.some((l) => !l.present && l.hostname !== undefined && l.exclusive === false)).toBe(true);
+      expect(report.locks.filter((l) => l.problem !== undefined).length).toBe(2);
+      expect(report.locks.filter((l) => l.present)).toHaveLength(1);
 
       const text = await cli(['audit', '--since', timeBeforeAttack]);
       expect(text.code).toBe(0);

@@ -8,7 +8,7 @@
 import { ResticError } from '../../errors.js';
 import type { MasterKey } from '../../crypto/index.js';
 import { Repository } from '../../repository/repository.js';
-import { auditHistory, checkSnapshotVersions, type AuditEvent, type AuditReport, type SnapshotFinding } from '../../s3/audit.js';
+import { auditHistory, checkSnapshotVersions, describeLockVersions, type AuditEvent, type AuditReport, type SnapshotFinding } from '../../s3/audit.js';
 import { formatInstant, parseTimeArgument, rejectFutureTime } from '../../s3/time.js';
 import { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory, type VersionHistory } from '../../s3/version-history.js';
 import { openAsOf, requireS3Backend } from '../../s3/versioned-view.js';
@@ -62,8 +62,8 @@ async function run(ctx: CommandContext): Promise<void> {
   const report: AuditReport = { ...base, snapshots: [] };
 
   if (flags.boolean('no-snapshot-check')) report.snapshotCheckSkipped = 'disabled with --no-snapshot-check';
-  else if (!report.events.some((e) => e.type === 'snapshot' && e.kind !== 'deleted' && e.kind !== 'delete-marker')) {
-    // Nothing to decrypt: no snapshot written since TIME.
+  else if (!report.events.some((e) => (e.type === 'snapshot' || e.type === 'lock') && (e.kind === 'added' || e.kind === 'overwritten' || e.kind === 'recreated'))) {
+    // Nothing to decrypt: no snapshot or lock written since TIME.
   } else {
     let password: string | undefined;
     try {
@@ -75,6 +75,7 @@ async function run(ctx: CommandContext): Promise<void> {
       try {
         const key = await openMasterKey(backend, history, sinceMs, password, ctx);
         report.snapshots = await checkSnapshotVersions(s3, history, sinceMs, key, { toleranceMs: toleranceHours * 3600_000 });
+        report.locks = await describeLockVersions(s3, history, sinceMs, key);
       } catch (err) {
         if (err instanceof ResticError && err.code === 'BACKEND_AUTH') throw err;
         report.snapshotCheckSkipped = `the repository key could not be opened: ${(err as Error).message}`;
@@ -111,6 +112,15 @@ async function run(ctx: CommandContext): Promise<void> {
           finding: f.kind,
           ...(f.detail ? { detail: f.detail } : {}),
         })),
+        locks: (report.locks ?? []).map((l) => ({
+          name: l.name,
+          version_id: l.versionId,
+          written: formatInstant(l.written),
+          present: l.present,
+          ...(l.problem !== undefined
+            ? { problem: l.problem }
+            : { hostname: l.hostname, username: l.username, pid: l.pid, exclusive: l.exclusive, time: l.recorded }),
+        })),
         ...(report.snapshotCheckSkipped ? { snapshot_check_skipped: report.snapshotCheckSkipped } : {}),
       }),
     );
@@ -139,6 +149,13 @@ async function run(ctx: CommandContext): Promise<void> {
   if (lockEvents.length > 0) {
     out.print(`\nlocks:`);
     for (const e of lockEvents) out.print(eventLine(e));
+  }
+  if (report.locks && report.locks.length > 0) {
+    out.print(`\nlock files written since then:`);
+    for (const l of report.locks) {
+      const who = l.problem !== undefined ? `unreadable: ${l.problem}` : `${l.exclusive ? 'exclusive' : 'shared'} lock by ${l.username}@${l.hostname} pid ${l.pid}, time ${l.recorded}`;
+      out.print(`  ${l.name.slice(0, 8)}  written ${formatInstant(l.written)}  ${l.present ? 'still present' : 'removed since'}  ${who}`);
+    }
   }
   if (report.snapshots.length > 0) {
     out.print(`\nsnapshots written since then (${badSnapshots.length} suspicious):`);
