@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backend/open.js';
 import { Repository } from '../../src/repository/repository.js';
-import { restoreTree } from '../../src/restorer/restore.js';
+import { restoreTree, type RestoreProgress } from '../../src/restorer/restore.js';
 import { walkTree } from '../../src/restorer/walker.js';
 import { ours } from '../support/cli.js';
 import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
@@ -205,10 +205,19 @@ for (const name of ['v1', 'v2-auto', 'v2-off', 'v2-max']) {
       // the library with blob decoding in worker threads gives the same tree
       const lib = join(tmp.path, `ours-lib-${name}`);
       const repo = await Repository.open({ backend: await openBackend(f().repo), password: TEST_PASSWORD });
-      const summary = await restoreTree(repo, { tree: (await repo.findSnapshot('latest')).tree, target: lib, workers: 2, verify: true });
+      const events: RestoreProgress[] = [];
+      const summary = await restoreTree(repo, { tree: (await repo.findSnapshot('latest')).tree, target: lib, workers: 2, verify: true, onProgress: (e) => events.push(e) });
       await repo.close();
       expect(summary.errors).toEqual([]);
       expect(summary.verified).toBeGreaterThan(10);
+      // progress: phases in order, byte and file counts reach their totals
+      const phases = [...new Set(events.map((e) => e.phase))];
+      expect(phases).toEqual(['content', 'metadata', 'verify', 'done']);
+      const last = events[events.length - 1];
+      expect(last.bytesRestored).toBe(last.bytesTotal);
+      expect(last.bytesTotal).toBeGreaterThan(3 * 1024 * 1024);
+      expect(last.filesVerified).toBe(summary.verified);
+      expect(summary.bytes).toBe(last.bytesTotal);
       // (atimes of `them` moved when they were read above: compared without them)
       const noAtime = (m: Map<string, EntryInfo>) => new Map([...m].map(([k, v]) => [k, { ...v, atimeNs: undefined }]));
       expect(noAtime(describeTree(lib))).toEqual(noAtime(describeTree(them)));
