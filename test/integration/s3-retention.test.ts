@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { passwordFile, restic, tempDir } from '../support/restic.js';
@@ -153,5 +153,30 @@ describe('--retention and s3 retention extend', () => {
     expect(r.stderr).toContain('has no object lock: there is no retention to extend');
     r = await ours(['-r', repo, '--password-file', pw, 's3', 'retention', 'extend'], env);
     expect(r.code).toBe(24);
+  });
+
+  it('missing permission: extend names the denied permission (BACKEND_AUTH) and shortens nothing', async () => {
+    const bucket = await createTestBucket({ stem: 'retention-denied', objectLock: { mode: 'GOVERNANCE', days: 1 } });
+    buckets.push(bucket);
+    const repo = resticS3Repository(bucket, 'repo');
+    const env = resticS3Env();
+    const pw = passwordFile(dir.path);
+    restic(['init', '-q'], { repo, env });
+    // radosgw applies an explicit Deny in a bucket policy to the owner too.
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'NoRetention', Effect: 'Deny', Principal: { AWS: ['arn:aws:iam:::user/test'] }, Action: ['s3:PutObjectRetention'], Resource: [`arn:aws:s3:::${bucket}/*`] }],
+    };
+    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    try {
+      const before = await retention(bucket, 'repo/config');
+      const r = await ours(['-r', repo, '--password-file', pw, 's3', 'retention', 'extend', '--days', '10'], env);
+      expect(r.code, r.stderr).toBe(21);
+      expect(r.stderr).toContain('s3:PutObjectRetention');
+      expect(r.stderr).toContain('nothing was shortened');
+      expect((await retention(bucket, 'repo/config')).until).toBe(before.until);
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    }
   });
 });
