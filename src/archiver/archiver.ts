@@ -194,6 +194,9 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/** Scratch for the "did the file grow?" probe after reading a small file. */
+const oneByte = new Uint8Array(1);
+
 /** Entries of one directory processed at once. */
 const DIR_ENTRY_CONCURRENCY = 8;
 
@@ -319,9 +322,9 @@ class ArchiverCore {
 
   /**
    * Saves a sequence of chunks as data blobs, keeping a few in flight, and returns the blob
-   * IDs in order. `onBytes` is told about progress.
+   * IDs in order. `onBytes` is told about progress. `owned`: the chunks are ours to give away.
    */
-  async saveChunks(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onBytes?: (n: number) => void): Promise<{ ids: Id[]; size: number }> {
+  async saveChunks(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onBytes?: (n: number) => void, owned = true): Promise<{ ids: Id[]; size: number }> {
     const ids: Id[] = [];
     const inFlight: Promise<void>[] = [];
     let size = 0;
@@ -332,7 +335,9 @@ class ArchiverCore {
         const slot = index++;
         const length = chunk.length; // the chunk may move to a worker thread
         size += length;
-        const p = this.saver.saveBlob('data', chunk).then((r) => {
+        // Chunks we cut ourselves are fresh copies and may move to a worker; caller-owned
+        // buffers (backupStream/backupTree with a Uint8Array) must stay intact.
+        const p = this.saver.saveBlob('data', chunk, undefined, { transfer: owned }).then((r) => {
           ids[slot] = r.id;
           onBytes?.(length);
         });
@@ -662,16 +667,16 @@ class FileSystemArchiver {
     try {
       const fd = openSync(fsPath, 'r');
       try {
-        const buf = new Uint8Array(size + 1);
+        // Exactly `size` bytes in a buffer of its own (so it can move to a worker without a copy).
+        const buf = new Uint8Array(size);
         let got = 0;
-        for (;;) {
-          const n = readSync(fd, buf, got, buf.length - got, null);
+        while (got < size) {
+          const n = readSync(fd, buf, got, size - got, null);
           if (n === 0) break;
           got += n;
-          if (got === buf.length) break;
         }
-        if (got > size) grew = true;
-        data = got === size ? buf.subarray(0, got) : buf.slice(0, got);
+        if (got === size && readSync(fd, oneByte, 0, 1, null) > 0) grew = true;
+        data = got === size ? buf : buf.slice(0, got);
       } finally {
         closeSync(fd);
       }
@@ -813,9 +818,10 @@ export async function backupStream(source: AsyncIterable<Uint8Array> | Uint8Arra
   const time = options.time ?? backupStart;
   const core = new ArchiverCore(options);
   try {
-    const chunks = source instanceof Uint8Array ? chunkBytes(source, core.polynomial) : chunkStream(source, core.polynomial);
+    const fromBuffer = source instanceof Uint8Array;
+    const chunks = fromBuffer ? chunkBytes(source, core.polynomial) : chunkStream(source, core.polynomial);
     core.current.add(filename);
-    const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n));
+    const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n), !fromBuffer);
     core.current.delete(filename);
     const user = currentUser();
     const node = newNode({
@@ -910,7 +916,8 @@ export async function backupTree(root: Record<string, VirtualEntry> | Map<string
               ? chunkBytes(c, core.polynomial)
               : chunkStream(typeof c === 'function' ? c() : c, core.polynomial);
         core.current.add(display);
-        const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n));
+        // string content is encoded into a fresh buffer; a caller's Uint8Array is not ours
+        const saved = await core.saveChunks(chunks, (n) => (core.counters.bytesDone += n), !(c instanceof Uint8Array));
         core.current.delete(display);
         core.countFile(undefined, false, saved.size);
         nodes.push(newNode({ ...base, type: 'file', mode: entry.mode ?? 0o644, size: BigInt(saved.size), links: 1n, content: saved.ids }));

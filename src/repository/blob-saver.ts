@@ -151,16 +151,17 @@ export class BlobSaver {
   /**
    * Saves one blob unless the repository already has it. Resolves once the blob sits in an
    * open pack (not necessarily uploaded: see `flush`). Back-pressure: waits while the upload
-   * queue is full.
+   * queue is full. `transfer: true` lets the saver hand `data` to a worker thread without a
+   * copy — only for buffers the caller owns and never touches again.
    */
-  async saveBlob(type: BlobType, data: Uint8Array, knownId?: Id): Promise<SavedBlob> {
+  async saveBlob(type: BlobType, data: Uint8Array, knownId?: Id, options: { transfer?: boolean } = {}): Promise<SavedBlob> {
     this.throwIfFailed();
     const id = knownId ?? idFromBytes(sha256(data));
     if (data.length > 0xffff_ffff - 64) {
       throw new ResticError('FATAL', `blob ${id} is ${data.length} bytes: blobs must be smaller than 4 GiB`);
     }
     if (!this.options.index.addPending(type, id)) return { id, known: true, sizeInRepo: 0 };
-    // `data` may be handed to a worker thread (and become unusable): keep its length.
+    // With `transfer`, `data` may move to a worker thread (and become unusable): keep its length.
     const length = data.length;
     const level = blobCompression(this.options.repoVersion, this.compression, type, length);
     let sizeInRepo: number;
@@ -169,7 +170,18 @@ export class BlobSaver {
     } else {
       let sealed: Uint8Array;
       let compressed: boolean;
-      if (this.pool) ({ sealed, compressed } = await this.pool.seal(data, level));
+      const pool = this.pool;
+      let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;
+      if (pool) {
+        try {
+          viaPool = await pool.seal(data, level, options.transfer === true);
+        } catch (err) {
+          // A pool that never worked (worker could not start): do the work here instead.
+          if (!pool.broken) throw err;
+          this.pool = undefined;
+        }
+      }
+      if (viaPool) ({ sealed, compressed } = viaPool);
       else {
         const c = await compressIfSmaller(data, level);
         sealed = seal(this.options.key, c.payload);

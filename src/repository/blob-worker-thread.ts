@@ -17,6 +17,9 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(msg, transfer);
 }
 
+// Tell the pool we loaded: only then does it hand over (transfer) any buffer.
+parentPort!.postMessage({ ready: true });
+
 parentPort!.on('message', (req: WorkerRequest) => {
   void (async () => {
     try {

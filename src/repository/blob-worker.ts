@@ -55,13 +55,33 @@ export class BlobWorkerPool {
   private nextId = 1;
   private failure: unknown;
   private closing = false;
+  /** True when a worker could not start (e.g. it could not load): callers fall back to the calling thread. */
+  broken = false;
+
+  /** Resolves when every worker has loaded; rejects (and marks the pool broken) if one cannot start. */
+  private readonly ready: Promise<void>;
 
   constructor(key: MasterKey, count = defaultWorkerCount()) {
+    const readies: Promise<void>[] = [];
     const plainKey: MasterKey = { encrypt: Uint8Array.from(key.encrypt), macK: Uint8Array.from(key.macK), macR: Uint8Array.from(key.macR) };
     for (let i = 0; i < count; i++) {
       const worker = spawnWorker(plainKey);
       const slot = { worker, busy: 0 };
-      worker.on('message', (msg: WorkerReply) => {
+      let markReady!: () => void;
+      let markFailed!: (e: unknown) => void;
+      readies.push(
+        new Promise<void>((resolve, reject) => {
+          markReady = resolve;
+          markFailed = reject;
+        }),
+      );
+      worker.on('message', (msg: WorkerReply | { ready: true }) => {
+        if ('ready' in msg) {
+          markReady();
+          // Held while starting (a caller may be waiting for it); idle from now on.
+          if (slot.busy === 0) worker.unref();
+          return;
+        }
         // An idle worker must not keep the process alive; a busy one must (the main thread
         // may have nothing else pending while it waits for the reply).
         if (--slot.busy === 0) worker.unref();
@@ -71,13 +91,25 @@ export class BlobWorkerPool {
         if (msg.ok) p.resolve(msg);
         else p.reject(new ResticError(msg.error.code ?? 'FATAL', msg.error.message, msg.error.file ? { file: msg.error.file } : {}));
       });
-      worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => {
-        if (code !== 0 && !this.closing) this.fail(new ResticError('FATAL', `blob worker thread exited with code ${code}`));
+      worker.on('error', (err) => {
+        markFailed(err);
+        this.fail(err);
       });
-      worker.unref();
+      worker.on('exit', (code) => {
+        const err = new ResticError('FATAL', `blob worker thread exited with code ${code}`);
+        markFailed(err);
+        if (code !== 0 && !this.closing) this.fail(err);
+      });
       this.workers.push(slot);
     }
+    this.ready = Promise.all(readies).then(
+      () => undefined,
+      (err: unknown) => {
+        this.broken = true;
+        throw err;
+      },
+    );
+    this.ready.catch(() => undefined); // observed by send(); avoid an unhandled rejection
   }
 
   private fail(err: unknown): void {
@@ -86,8 +118,10 @@ export class BlobWorkerPool {
     this.pending.clear();
   }
 
-  private send(req: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+  private async send(req: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    // Never hand a buffer to a worker that is not running: the caller may still need it.
+    await this.ready;
+    if (this.failure !== undefined) throw this.failure;
     let best = this.workers[0];
     for (const w of this.workers) if (w.busy < best.busy) best = w;
     if (best.busy++ === 0) best.worker.ref();
@@ -97,10 +131,13 @@ export class BlobWorkerPool {
     });
   }
 
-  /** Compresses (when `level` is set) and seals; `data` may be transferred (unusable afterwards). */
-  async seal(data: Uint8Array, level: CompressionLevelMode | null): Promise<{ sealed: Uint8Array; compressed: boolean }> {
-    const transfer = ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
-    const r = await this.send({ id: this.nextId++, op: 'seal', data, level }, transfer);
+  /**
+   * Compresses (when `level` is set) and seals. With `transfer`, a buffer that spans its whole
+   * ArrayBuffer moves to the worker without a copy and is unusable afterwards.
+   */
+  async seal(data: Uint8Array, level: CompressionLevelMode | null, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
+    const transferList = transfer && ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
+    const r = await this.send({ id: this.nextId++, op: 'seal', data, level }, transferList);
     return r as { sealed: Uint8Array; compressed: boolean };
   }
 

@@ -150,6 +150,17 @@ describe('archiver (in-memory repository)', () => {
     ]);
   });
 
+  it("backing up a caller's buffer leaves it intact (worker threads on)", async () => {
+    const repo = await memoryRepo();
+    const data = new Uint8Array(300 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const copy = Uint8Array.from(data);
+    await backupStream(data, { repository: repo, filename: 'buf', workers: 1 });
+    expect(Buffer.compare(data, copy)).toBe(0);
+    await backupTree({ f: { type: 'file', content: data } }, { repository: repo, workers: 1 });
+    expect(Buffer.compare(data, copy)).toBe(0);
+  });
+
   it('backs up a buffer as a file and a dry run writes nothing', async () => {
     const repo = await memoryRepo(1);
     const dry = await backupStream(new Uint8Array(100).fill(1), { repository: repo, filename: 'x', dryRun: true });

@@ -167,7 +167,11 @@ describe('BlobSaver', () => {
     try {
       const big = new Uint8Array(300 * 1024);
       for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
-      const r = await saver.saveBlob('data', big); // transferred to a worker
+      const kept = new Uint8Array(200 * 1024).fill(9);
+      await saver.saveBlob('data', kept); // not ours to give away: stays usable
+      expect(kept.byteLength).toBe(200 * 1024);
+      const r = await saver.saveBlob('data', big, undefined, { transfer: true }); // moved to the worker
+      expect(big.byteLength).toBe(0);
       await saver.saveBlob('data', new Uint8Array([1, 2, 3]));
       await saver.saveBlob('tree', new TextEncoder().encode('{"nodes":[]}\n'));
       await saver.flush();
@@ -175,7 +179,7 @@ describe('BlobSaver', () => {
       expect(packs).toHaveLength(2);
       const all = packs.flatMap((p) => readPack(key, p.bytes, p.name));
       expect(all.find((b) => b.id === r.id)?.uncompressedLength).toBe(300 * 1024);
-      expect(saver.stats.dataBytes).toBe(300 * 1024 + 3);
+      expect(saver.stats.dataBytes).toBe(300 * 1024 + 200 * 1024 + 3);
     } finally {
       await saver.close();
     }
@@ -213,5 +217,20 @@ describe('IndexWriter', () => {
     w.addPack('3'.repeat(64), [{ type: 'data', id: '4'.repeat(64), offset: 0, length: 40, uncompressedLength: 0 }]);
     await w.flush();
     expect(saved).toHaveLength(1);
+  });
+});
+
+describe('BlobWorkerPool', () => {
+  it('falls back to the calling thread when a worker cannot start', async () => {
+    const { BlobWorkerPool } = await import('../../src/repository/blob-worker.js');
+    const key = generateMasterKey();
+    const pool = new BlobWorkerPool(key, 1);
+    // simulate a worker that dies while loading
+    (pool as unknown as { workers: { worker: { emit(e: string, v: unknown): void } }[] }).workers[0].worker.emit('error', new Error('cannot load'));
+    const data = new Uint8Array(100_000).fill(3);
+    await expect(pool.seal(data, null)).rejects.toThrow(/cannot load/);
+    expect(pool.broken).toBe(true);
+    expect(data.byteLength).toBe(100_000); // never transferred
+    await pool.close();
   });
 });
