@@ -329,3 +329,44 @@ describe('rollback of a pack that was uploaded in parts (multipart ETag)', () =>
     }
   });
 });
+
+describe('a repository written before versioning was turned on ("null" versions)', () => {
+  it('rolls back deletions and overwrites of objects whose only old version is the "null" one', async () => {
+    const dir = tempDir('restic-ts-nullver-');
+    const client = testS3Client();
+    const bucket = await createTestBucket({ stem: 'nullver' }, client);
+    const repo = resticS3Repository(bucket, PREFIX);
+    try {
+      const src = makeSourceTree(dir.path);
+      restic(['init'], { repo, env: resticS3Env() });
+      restic(['backup', src], { repo, env: resticS3Env() });
+      const digest = treeDigest(src);
+      await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      await sleep(1100);
+      const t = new Date().toISOString();
+      await sleep(1100);
+      const s3 = await openTestS3Backend({ bucket, prefix: PREFIX });
+      for await (const f of s3.list('snapshot')) await s3.remove('snapshot', f.name);
+      const garbage = randomBytes(300);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${PREFIX}/config`, Body: garbage, ContentMD5: createHash('md5').update(garbage).digest('base64') }));
+      await s3.close();
+
+      const env = { ...resticS3Env(), RESTIC_PASSWORD: TEST_PASSWORD };
+      const dry = await ours(['-r', repo, 'rollback', '--to', t, '--dry-run', '--json'], env);
+      expect(dry.code).toBe(0);
+      const plan = JSON.parse(dry.stdout) as { plan: Array<{ source_version?: { version_id: string } }> };
+      expect(plan.plan.every((c) => c.source_version?.version_id === 'null')).toBe(true);
+      const run = await ours(['-r', repo, 'rollback', '--to', t], env);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      restic(['check', '--read-data'], { repo, env: resticS3Env() });
+      const target = join(dir.path, 'restored');
+      restic(['restore', 'latest', '--target', target], { repo, env: resticS3Env() });
+      expect(treeDigest(join(target, src))).toEqual(digest);
+    } finally {
+      await deleteTestBucket(bucket, client).catch(() => undefined);
+      client.destroy();
+      dir.cleanup();
+    }
+  });
+});
