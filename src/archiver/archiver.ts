@@ -8,9 +8,10 @@
  * Ordering guarantees (restic-format.md §1.4): a snapshot is written only after `flush` has
  * stored every pack and the index files naming them, so an interrupted backup leaves at most
  * unreferenced packs. Concurrency: up to `fileConcurrency` large files are read at once
- * (restic reads 2), each with a few blobs being compressed/encrypted in parallel, and small
- * files have their own bound. Memory stays bounded by those numbers
- * times the chunk size, plus the packs in flight.
+ * (restic reads 2), each with a few blobs being compressed/encrypted in parallel (worker
+ * threads, see BlobSaver); small files (one chunk) are read synchronously, 8 at a time; each
+ * directory processes a window of 8 entries. Memory stays bounded by those numbers times the
+ * chunk size plus the packs in flight — not by file or tree size.
  */
 import { closeSync, lstatSync, openSync, promises as fs, readdirSync, readSync, type BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
