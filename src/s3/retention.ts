@@ -108,6 +108,9 @@ export async function bucketObjectLock(s3: S3Backend): Promise<ObjectLockState> 
     const e = err as { name?: string; Code?: string };
     const name = e.Code ?? e.name;
     if (name === 'ObjectLockConfigurationNotFoundError' || name === 'ObjectLockConfigurationNotFound') return { enabled: false };
+    // A server without the object-lock API has no object lock (prune must still run there).
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405) return { enabled: false };
     const mapped = s3.mapError(err, 'read the object lock configuration of', s3.bucket);
     if (mapped instanceof ResticError && mapped.code === 'BACKEND_AUTH') return { enabled: 'unknown', reason: mapped.message };
     throw mapped;

@@ -116,6 +116,8 @@ describe('--retention and s3 retention extend', () => {
     const r = await ours(['-r', repo, '--password-file', pw, 'forget', '--keep-last', '1', '--prune', '--max-unused', '0'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/object lock: \d+ files to delete \([^)]+\) are locked until/);
+    // the first backup's data pack still holds stable.txt: partly used, locked → kept, not repacked
+    expect(r.stdout).toMatch(/object lock: [1-9]\d* partly used packs \([^)]+\) are locked and kept instead of repacked/);
     expect(r.stdout).toContain('done');
     const check = restic(['check', '--read-data'], { repo, env, check: false });
     expect(check.code, check.stdout + check.stderr).toBe(0);
