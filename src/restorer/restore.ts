@@ -37,6 +37,10 @@ export interface RestoreOptions {
   include?: string[];
   /** restic `--exclude` patterns. */
   exclude?: string[];
+  /** restic `--iinclude`: include patterns matched case-insensitively. */
+  includeInsensitive?: string[];
+  /** restic `--iexclude`: exclude patterns matched case-insensitively. */
+  excludeInsensitive?: string[];
   /** Re-read every restored file and compare with its blob IDs. */
   verify?: boolean;
   /** Files written at once (default 2); each prefetches `prefetch` blobs (default 4). */
@@ -91,16 +95,29 @@ type Step =
 
 type SelectFilter = (location: string, node: TreeNode) => { selected: boolean; childMayBeSelected: boolean };
 
-function selectFilter(include: PathPattern[], exclude: PathPattern[]): SelectFilter {
-  if (exclude.length > 0) {
+interface PatternSet {
+  exact: PathPattern[];
+  /** Patterns already lower-cased, matched against the lower-cased path. */
+  folded: PathPattern[];
+}
+
+function matchSet(set: PatternSet, location: string): { matched: boolean; childMayMatch: boolean } {
+  const a = matchList(set.exact, location);
+  const b = matchList(set.folded, location.toLowerCase());
+  return { matched: a.matched || b.matched, childMayMatch: a.childMayMatch || b.childMayMatch };
+}
+
+/** restic's SelectFilter for `restore`: excludes win over everything below them; includes let parents through. */
+function selectFilter(include: PatternSet, exclude: PatternSet): SelectFilter {
+  if (exclude.exact.length + exclude.folded.length > 0) {
     return (location, node) => {
-      const selected = !matchList(exclude, location).matched;
+      const selected = !matchSet(exclude, location).matched;
       return { selected, childMayBeSelected: selected && node.type === 'dir' };
     };
   }
-  if (include.length > 0) {
+  if (include.exact.length + include.folded.length > 0) {
     return (location, node) => {
-      const m = matchList(include, location);
+      const m = matchSet(include, location);
       return { selected: m.matched, childMayBeSelected: m.childMayMatch && node.type === 'dir' };
     };
   }
@@ -125,9 +142,15 @@ function hardlinkKey(node: TreeNode): string {
 
 /** Restores `options.tree` into `options.target`. Throws only for problems with the whole restore. */
 export async function restoreTree(repo: Repository, options: RestoreOptions): Promise<RestoreSummary> {
-  const include = parsePatterns(options.include ?? []);
-  const exclude = parsePatterns(options.exclude ?? []);
-  if (include.length > 0 && exclude.length > 0) {
+  const include: PatternSet = {
+    exact: parsePatterns(options.include ?? []),
+    folded: parsePatterns((options.includeInsensitive ?? []).map((p) => p.toLowerCase())),
+  };
+  const exclude: PatternSet = {
+    exact: parsePatterns(options.exclude ?? []),
+    folded: parsePatterns((options.excludeInsensitive ?? []).map((p) => p.toLowerCase())),
+  };
+  if (include.exact.length + include.folded.length > 0 && exclude.exact.length + exclude.folded.length > 0) {
     throw new ResticError('USAGE', 'exclude and include patterns are mutually exclusive');
   }
   const select = selectFilter(include, exclude);

@@ -237,6 +237,8 @@ for (const name of ['v1', 'v2-auto', 'v2-off', 'v2-max']) {
         ['--include', '*.txt'],
         ['--exclude', 'big.bin'],
         ['--exclude', '/src/dir/deeper'],
+        ['--iinclude', '*.TXT'],
+        ['--iexclude', '/SRC/DIR'],
       ].entries()) {
         const mine = join(tmp.path, `ours-${name}-f${i}`);
         const them = join(tmp.path, `theirs-${name}-f${i}`);

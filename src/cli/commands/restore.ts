@@ -43,7 +43,9 @@ async function run(ctx: CommandContext): Promise<void> {
   if (target === '') throw new ResticError('USAGE', 'please specify a directory to restore to (--target)');
   const include = ctx.flags.strings('include');
   const exclude = ctx.flags.strings('exclude');
-  if (include.length > 0 && exclude.length > 0) throw new ResticError('USAGE', 'exclude and include patterns are mutually exclusive');
+  const includeInsensitive = ctx.flags.strings('iinclude');
+  const excludeInsensitive = ctx.flags.strings('iexclude');
+  if (include.length + includeInsensitive.length > 0 && exclude.length + excludeInsensitive.length > 0) throw new ResticError('USAGE', 'exclude and include patterns are mutually exclusive');
 
   const repo = await ctx.openRepository({ lock: 'shared' });
   const found = await repo.findSnapshot(ctx.positionals[0], latestFilter(snapshotFilterFromFlags(ctx.flags), ctx.cwd));
@@ -58,6 +60,8 @@ async function run(ctx: CommandContext): Promise<void> {
     target,
     include,
     exclude,
+    includeInsensitive,
+    excludeInsensitive,
     verify: ctx.flags.boolean('verify'),
     signal: ctx.signal,
     onProgress: (p) => {
@@ -93,6 +97,8 @@ export const restoreCommand: Command = {
     { name: 'target', short: 't', kind: 'string', valueName: 'dir', description: 'directory to extract data to' },
     { name: 'include', short: 'i', kind: 'strings', valueName: 'pattern', description: 'include a pattern, exclude everything else (can be specified multiple times)' },
     { name: 'exclude', short: 'e', kind: 'strings', valueName: 'pattern', description: 'exclude a pattern (can be specified multiple times)' },
+    { name: 'iinclude', kind: 'strings', valueName: 'pattern', description: 'same as --include but ignores the casing of filenames' },
+    { name: 'iexclude', kind: 'strings', valueName: 'pattern', description: 'same as --exclude but ignores the casing of filenames' },
     { name: 'verify', kind: 'boolean', description: 'verify restored files content' },
     ...SNAPSHOT_FILTER_FLAGS,
   ],
