@@ -125,8 +125,8 @@ describe('repair index with restic', () => {
     expect(restic(['check', '--read-data'], { repo, check: false }).code).toBe(0);
   });
 
-  it('repair snapshots is refused as not implemented; unknown subcommands are usage errors', async () => {
-    expect((await ours(['-r', base, '--password-file', pw, 'repair', 'snapshots'])).code).toBe(27);
+  it('unknown subcommands are usage errors', async () => {
     expect((await ours(['-r', base, '--password-file', pw, 'repair', 'nope'])).code).toBe(24);
+    expect((await ours(['-r', base, '--password-file', pw, 'repair', 'index', 'extra'])).code).toBe(24);
   });
 });

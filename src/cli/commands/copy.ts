@@ -18,7 +18,7 @@ import { resolvePassword } from '../password.js';
 import { SNAPSHOT_FILTER_FLAGS, snapshotFilterFromFlags } from './snapshots.js';
 
 /** Go's time.Time.String() for the process's zone (zone name: UTC, else the numeric offset). */
-function goTimeString(t: GoTime): string {
+export function goTimeString(t: GoTime): string {
   const offset = -new Date(t.unixSeconds * 1000).getTimezoneOffset() * 60;
   const w = t.withOffset(offset).wall();
   const p = (n: number, width = 2): string => String(n).padStart(width, '0');
