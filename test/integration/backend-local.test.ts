@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FILE_TYPES } from '../../src/backend/backend.js';
 import { LocalBackend } from '../../src/backend/local.js';
 import { openBackend } from '../../src/backend/open.js';
-import { restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, restic, tempDir } from '../support/restic.js';
 import { collect, contentId, describeBackendContract, expectError } from '../unit/backend-contract.js';
 
 describeBackendContract('LocalBackend', async () => {
@@ -96,10 +96,10 @@ describe('LocalBackend with repositories restic wrote', () => {
   const dir = tempDir('restic-ts-local-restic-');
   const repo = join(dir.path, 'repo');
   const src = join(dir.path, 'src');
-  beforeAll(() => {
+  beforeAll(async () => {
     mkdirSync(src);
     for (let i = 0; i < 5; i++) writeFileSync(join(src, `f${i}`), randomBytes(50_000 + i));
-    restic(['init'], { repo });
+    await makeResticRepo(repo);
     restic(['backup', src], { repo });
     restic(['backup', src, '--tag', 'second'], { repo });
   });

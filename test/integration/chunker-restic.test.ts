@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkStream } from '../../src/chunker/stream.js';
 import { chunkBuffer } from '../../src/chunker/chunker.js';
 import { parsePolynomial, polDeg } from '../../src/chunker/polynomial.js';
-import { requireRestic, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, requireRestic, restic, tempDir } from '../support/restic.js';
 
 const MiB = 1024 * 1024;
 
@@ -81,7 +81,7 @@ describe('chunker matches restic 0.14 on real backups', () => {
   it.each([1, 2])('repository %i: every file cuts into the blobs restic stored', async (n) => {
     const repo = join(work.path, `repo${n}`);
     const src = join(work.path, 'src');
-    restic(['init'], { repo });
+    await makeResticRepo(repo);
     const config = catJson<{ chunker_polynomial: string }>(repo, ['config']);
     const pol = parsePolynomial(config.chunker_polynomial, { file: 'config' });
     expect(polDeg(pol)).toBe(53);

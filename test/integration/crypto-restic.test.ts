@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TEST_PASSWORD, requireRestic, restic, tempDir } from '../support/restic.js';
+import { TEST_PASSWORD, makeResticRepo, requireRestic, restic, tempDir } from '../support/restic.js';
 import { encodeMasterKey, open, seal, setCryptoImplementation, sha256, type MasterKey } from '../../src/crypto/index.js';
 import { createKeyFile, encodeKeyFile, openKeyFile, parseKeyFile } from '../../src/format/key-file.js';
 import { encodeConfig, parseConfig } from '../../src/format/config.js';
@@ -166,7 +166,8 @@ describe('crypto layer against the real restic', () => {
 
   it('reads a version 1 repository: config version 1, raw JSON unpacked files', async () => {
     const repo1 = join(tmp.path, 'repo1');
-    restic(['init', '--repo', repo1, '--repository-version', '1']);
+    // The main repository above keeps restic's calibrated key; this one need not.
+    await makeResticRepo(repo1, { version: 1 });
     restic(['backup', '--repo', repo1, join(tmp.path, 'src')]);
     const { key } = await openMaster(repo1, TEST_PASSWORD);
     expect(parseConfig(open(key, readRepoFile(repo1, '', 'config'), 'config')).version).toBe(1);

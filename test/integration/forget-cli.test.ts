@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -81,8 +81,8 @@ function repoFiles(): Map<string, string> {
   return out;
 }
 
-beforeAll(() => {
-  restic(['init', '-q'], { repo });
+beforeAll(async () => {
+  await makeResticRepo(repo);
   for (const dir of ['a', 'b']) mkdirSync(join(tmp.path, 'src', dir), { recursive: true });
   BACKUPS.forEach(([time, host, dir, tags], i) => {
     writeFileSync(join(tmp.path, 'src', dir, `file${i}`), `content ${i}\n`.repeat(100 + i));

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GoTime } from '../../src/format/gotime.js';
 import { Duration } from '../../src/maintenance/duration.js';
 import { applyPolicy, policyToString, type ExpirePolicy } from '../../src/maintenance/forget-policy.js';
-import { restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, restic, tempDir } from '../support/restic.js';
 
 interface ListedSnapshot {
   id: string;
@@ -94,13 +94,13 @@ let listedH2: ListedSnapshot[];
 /** restic's decision per policy (index into POLICIES), collected by the comparison test. */
 const resticKeeps = new Map<number, string[]>();
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir('restic-ts-forget-');
   repo = join(dir.path, 'repo');
   const src = join(dir.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'file.txt'), 'forget policy test\n');
-  restic(['init', '-q'], { repo });
+  await makeResticRepo(repo);
   for (const [time, tz, tags] of BACKUPS) {
     const tagArgs = tags.flatMap((t) => ['--tag', t]);
     restic(['backup', '-q', '--time', time, '--host', 'h', ...tagArgs, 'src'], { repo, cwd: dir.path, env: { TZ: tz } });

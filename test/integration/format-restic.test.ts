@@ -13,7 +13,7 @@ import { goCompactJson, utf8Bytes, utf8Text } from '../../src/format/json.js';
 import { encodeNode, encodeTree, goModeFromPosix, parseTree, type TreeNode } from '../../src/format/node.js';
 import { encodeSnapshot, parseSnapshot, type Snapshot } from '../../src/format/snapshot.js';
 import { NO_GROUPING, groupSnapshots, matchesFilter, parseGroupBy, parseTagListFlags, snapshotsToCliJson, sortOldestFirst } from '../../src/format/snapshot-filter.js';
-import { requireRestic, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, requireRestic, restic, tempDir } from '../support/restic.js';
 
 const b = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
 
@@ -70,12 +70,12 @@ describe.each(cases)('restic-written trees and snapshots ($name)', ({ version })
   const snapshots: Snapshot[] = [];
   const trees = new Map<string, Buffer>();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     requireRestic();
     dir = tempDir('restic-ts-format-');
     repo = join(dir.path, 'repo');
     makeSource(Buffer.from(join(dir.path, 'src')));
-    restic(['init', '--repository-version', version], { repo });
+    await makeResticRepo(repo, { version: Number(version) as 1 | 2 });
     for (const tz of ['UTC', 'Europe/Berlin']) {
       restic(['backup', '--host', 'test-host', '--tag', 'b<', '--tag', 'a', 'src'], { repo, cwd: dir.path, env: { TZ: tz } });
     }

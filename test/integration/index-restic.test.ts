@@ -17,7 +17,7 @@ import { encodeIndexFile, parseIndexFile, type IndexFileContent } from '../../sr
 import { loadMasterIndex } from '../../src/index/master-index.js';
 import { packSizeFromBlobs, type PackedBlob } from '../../src/pack/header.js';
 import { readPackHeader } from '../../src/pack/reader.js';
-import { restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, restic, tempDir } from '../support/restic.js';
 
 /** A few MiB of mixed content: random (incompressible), text (compressible), tiny and empty files, nested dirs. */
 function writeSources(root: string): void {
@@ -50,9 +50,9 @@ interface Repo {
   catIndex: Map<string, Buffer>;
 }
 
-function makeRepo(parent: string, name: string, version: 1 | 2, sources: string): Repo {
+async function makeRepo(parent: string, name: string, version: 1 | 2, sources: string): Promise<Repo> {
   const dir = join(parent, name);
-  restic(['init', '--repository-version', String(version)], { repo: dir });
+  await makeResticRepo(dir, { version });
   restic(['backup', sources], { repo: dir });
   // A second snapshot with one changed file gives a second index file.
   writeFileSync(join(sources, 'a/changed.txt'), `changed ${version}\n`.repeat(5000));
@@ -73,12 +73,12 @@ describe('index files and pack headers written by restic', () => {
   const tmp = tempDir('restic-ts-index-');
   const repos: Record<'v1' | 'v2', Repo> = {} as never;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const sources = join(tmp.path, 'src');
     writeSources(sources);
-    repos.v1 = makeRepo(tmp.path, 'repo-v1', 1, sources);
+    repos.v1 = await makeRepo(tmp.path, 'repo-v1', 1, sources);
     writeSources(sources);
-    repos.v2 = makeRepo(tmp.path, 'repo-v2', 2, sources);
+    repos.v2 = await makeRepo(tmp.path, 'repo-v2', 2, sources);
   });
   afterAll(() => tmp.cleanup());
 

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -36,9 +36,9 @@ function spawnOurs(repo: string, args: string[], env: Record<string, string> = {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(src, { recursive: true });
-  restic(['init', '-q'], { repo: base });
+  await makeResticRepo(base);
   const times = ['2024-01-01 10:00:00', '2024-01-02 10:00:00', '2024-01-03 10:00:00', '2024-01-04 10:00:00', '2024-01-05 10:00:00'];
   times.forEach((time, i) => {
     const data = Buffer.alloc(60_000 + i * 1000);

@@ -14,7 +14,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -58,12 +58,12 @@ interface Built {
 }
 
 /** Backups at TIMES; each run changes some files, adds one and deletes one. */
-function buildRepo(name: string, version: 1 | 2, backupArgs: string[] = []): Built {
+async function buildRepo(name: string, version: 1 | 2, backupArgs: string[] = []): Promise<Built> {
   const base = join(tmp.path, name);
   const repo = join(base, 'repo');
   const src = join(base, 'src');
   mkdirSync(join(src, 'sub'), { recursive: true });
-  restic(['init', '-q', '--repository-version', String(version)], { repo });
+  await makeResticRepo(repo, { version });
   const states = new Map<string, string>();
   TIMES.forEach((time, i) => {
     writeFileSync(join(src, `new-${i}.bin`), bytes(1000 + i, 40_000 + i * 997));
@@ -102,7 +102,7 @@ function verifyRestores(b: Built): number {
 
 describe.each([1, 2] as const)('forget --prune on a restic-made v%i repository', (version) => {
   it('decides like restic, restic check --read-data passes, every snapshot restores byte-identical', async () => {
-    const b = buildRepo(`v${version}`, version);
+    const b = await buildRepo(`v${version}`, version);
     // restic's decision and plan on an identical copy
     const copy = join(tmp.path, `v${version}-copy`);
     cpSync(b.repo, copy, { recursive: true });
@@ -132,7 +132,7 @@ describe.each([1, 2] as const)('forget --prune on a restic-made v%i repository',
 
 describe('prune --repack-uncompressed', () => {
   it('compresses a v2 repository written with --compression off; restic check --read-data passes', async () => {
-    const b = buildRepo('uncompressed', 2, ['--compression', 'off']);
+    const b = await buildRepo('uncompressed', 2, ['--compression', 'off']);
     const copy = join(tmp.path, 'uncompressed-copy');
     cpSync(b.repo, copy, { recursive: true });
     const theirs = restic(['prune', '--repack-uncompressed', '--dry-run'], { repo: copy });
@@ -146,7 +146,7 @@ describe('prune --repack-uncompressed', () => {
     expect(restic(['prune', '--repack-uncompressed', '--dry-run'], { repo: b.repo }).stdout).toContain('to repack:             0 blobs / 0 B');
     // and a v1 repository refuses the flag
     const v1 = join(tmp.path, 'v1-refuse');
-    restic(['init', '-q', '--repository-version', '1'], { repo: v1 });
+    await makeResticRepo(v1, { version: 1 });
     const refused = await ours(['-r', v1, '--password-file', pw, 'prune', '--repack-uncompressed']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('compression requires at least repository format version 2');

@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository } from '../support/s3.js';
 
 process.env.TZ = 'UTC';
@@ -29,7 +29,7 @@ describe('forget --prune on S3', () => {
     const pw = passwordFile(dir.path);
     const src = join(dir.path, 'src');
     mkdirSync(src, { recursive: true });
-    restic(['init', '-q'], { repo, env });
+    await makeResticRepo(repo, { env });
     const times = ['2024-01-01 10:00:00', '2024-01-01 11:00:00', '2024-01-03 10:00:00', '2024-02-03 10:00:00', '2024-02-03 10:30:00'];
     times.forEach((time, i) => {
       const data = Buffer.alloc(50_000 + i * 777);

@@ -9,19 +9,19 @@ import { open as openSealed, seal } from '../../src/crypto/index.js';
 import { decodeMasterKey } from '../../src/crypto/master-key.js';
 import { exitCodeFor } from '../../src/errors.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 const tmp = tempDir('restic-ts-bad-input-');
 let pristine: string;
 let pwFile: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   pristine = join(tmp.path, 'pristine');
   pwFile = passwordFile(tmp.path);
   const src = join(tmp.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'file.txt'), 'some content\n');
-  restic(['init'], { repo: pristine });
+  await makeResticRepo(pristine);
   restic(['backup', '--host', 'h', src], { repo: pristine });
   restic(['backup', '--host', 'h', '--tag', 't', src], { repo: pristine });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../../src/errors.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, s3Server } from '../support/s3.js';
 
 process.env.TZ = 'UTC';
@@ -40,7 +40,7 @@ for (const prefix of ['', 'team/backups']) {
       buckets.push(bucket);
       repo = resticS3Repository(bucket, prefix);
       env = resticS3Env();
-      restic(['init'], { repo, env });
+      await makeResticRepo(repo, { env });
       restic(['backup', '--host', 'one', '--tag', 'a', join(tmp.path, 'src')], { repo, env });
       restic(['backup', '--host', 'two', join(tmp.path, 'src', 'd')], { repo, env });
     });

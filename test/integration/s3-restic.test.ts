@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FILE_TYPES, type FileType } from '../../src/backend/backend.js';
 import { innermostBackend, openBackend } from '../../src/backend/open.js';
 import type { S3Backend } from '../../src/backend/s3.js';
-import { restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, restic, tempDir } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 import { collect } from '../unit/backend-contract.js';
 
@@ -35,7 +35,7 @@ for (const prefix of ['', 'backups/host-a']) {
       bucket = await createTestBucket({ stem: 'restic-wrote' });
       repo = resticS3Repository(bucket, prefix);
       const src = makeSource(dir.path);
-      restic(['init'], { repo, env: env() });
+      await makeResticRepo(repo, { env: env() });
       restic(['backup', src, '--host', 'h1'], { repo, env: env() });
       writeFileSync(join(src, 'new.bin'), randomBytes(10_000));
       restic(['backup', src, '--host', 'h1', '--tag', 't'], { repo, env: env() });
@@ -111,7 +111,7 @@ describe('restic-ts writes to S3, restic checks', () => {
 
   it('a repository copied file by file into a new bucket passes restic check --read-data', async () => {
     const local = join(dir.path, 'repo');
-    restic(['init'], { repo: local });
+    await makeResticRepo(local);
     restic(['backup', makeSource(dir.path)], { repo: local });
     bucketName = `rts-copy-${randomBytes(6).toString('hex')}`;
     const target = resticS3Repository(bucketName, 'copied/repo');
