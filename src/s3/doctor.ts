@@ -7,7 +7,8 @@
  * one, evaluates bucket policies but has no IAM simulator):
  *
  * 1. PUT a small canary under `locks/` (the one place the backup role may delete), with a
- *    1-day retention when the bucket has object lock;
+ *    1-day retention when the bucket has object lock (credentials that may not set retention
+ *    write it plainly, and the bucket's default retention applies);
  * 2. plain DELETE it: the answer must carry a delete marker (so the version survived);
  * 3. try to delete the delete marker's version: success proves s3:DeleteObjectVersion;
  * 4. try to delete the canary's version: with object lock it must be refused;
@@ -285,20 +286,33 @@ async function probeCanary(s3: S3Backend, prefix: string, objectLock: ObjectLock
   const key = `${prefix}locks/${CANARY_STEM}${randomBytes(8).toString('hex')}`;
   const result: ProbeResult = { canaryKey: key, written: false, leftBehind: [] };
   const body = Buffer.from(`restic-ts s3 doctor canary ${new Date(options.now ?? Date.now()).toISOString()}\n`);
-  const lockMode: RetentionMode | undefined = objectLock.enabled === true ? (objectLock.defaultMode ?? 'GOVERNANCE') : undefined;
+  let lockMode: RetentionMode | undefined = objectLock.enabled === true ? (objectLock.defaultMode ?? 'GOVERNANCE') : undefined;
+  let lockedUntil = (options.now ?? Date.now()) + DAY_MS;
   let versionId: string | undefined;
-  try {
-    const res = await s3.client.send(
+  const put = (mode: RetentionMode | undefined) =>
+    s3.client.send(
       new PutObjectCommand({
         Bucket: s3.bucket,
         Key: key,
         Body: body,
         ContentLength: body.length,
         ContentMD5: createHash('md5').update(body).digest('base64'),
-        ObjectLockMode: lockMode,
-        ObjectLockRetainUntilDate: lockMode ? new Date((options.now ?? Date.now()) + DAY_MS) : undefined,
+        ObjectLockMode: mode,
+        ObjectLockRetainUntilDate: mode ? new Date(lockedUntil) : undefined,
       }),
     );
+  try {
+    let res;
+    try {
+      res = await put(lockMode);
+    } catch (err) {
+      // Setting retention needs s3:PutObjectRetention, which the backup role lacks unless it
+      // uses --retention: then the canary gets the bucket's default retention, if any.
+      if (!lockMode || !isDenied(err)) throw err;
+      res = await put(undefined);
+      if (objectLock.enabled === true && objectLock.defaultDays !== undefined) lockedUntil = (options.now ?? Date.now()) + objectLock.defaultDays * DAY_MS;
+      else lockMode = undefined;
+    }
     result.written = true;
     versionId = res.VersionId && res.VersionId !== 'null' ? res.VersionId : undefined;
   } catch (err) {
@@ -367,7 +381,7 @@ async function probeCanary(s3: S3Backend, prefix: string, objectLock: ObjectLock
     await attempt(() => del(), 'delete the doctor canary');
   }
   if (!versionGone) {
-    result.leftBehind.push(`${key} (5-byte canary version${lockMode ? `, locked until ${new Date((options.now ?? Date.now()) + DAY_MS).toISOString()}` : ''}${result.canDeleteOwnLocks ? ', hidden by a delete marker' : ''})`);
+    result.leftBehind.push(`${key} (5-byte canary version${lockMode ? `, locked until about ${new Date(lockedUntil).toISOString()}` : ''}${result.canDeleteOwnLocks ? ', hidden by a delete marker' : ''})`);
   }
   return result;
 }
