@@ -516,6 +516,8 @@ function time(r: JsonReader, field: string, current: GoTime): GoTime {
  * parsed nodes normally hold no reference to the tree text.
  */
 export function readNode(r: JsonReader): TreeNode {
+  const canonical = readCanonicalNode(r);
+  if (canonical !== undefined) return canonical;
   if (r.peek() !== 'object') throw r.typeError(`node: expected an object, got ${r.peek()}`);
   const start = r.pos;
   const nonCanonicalBefore = r.nonCanonical;
@@ -667,6 +669,277 @@ export function readNode(r: JsonReader): TreeNode {
     // A copy, so that keeping the node does not keep the whole tree text alive.
     nodeSources.set(node, Buffer.from(r.text.slice(start, r.pos), 'utf8').toString('utf8'));
   }
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path for nodes exactly as Go writes them
+//
+// Nearly every node in a real tree is restic's own canonical output: known keys in struct
+// order, zero values omitted, no whitespace, no escapes in the common fields. For such a node
+// readCanonicalNode reads the text directly (literal key checks, plain string and digit
+// scans) without the general reader's per-key dispatch. The moment anything differs from that
+// layout — an escape, whitespace, an unexpected key, a zero value Go would omit, a number too
+// large, a non-canonical time — it gives up and restores the reader's position, and readNode's
+// general path (which notices and records every such difference) reads the node instead. So
+// the result, including which nodes keep their source text, is the same either way; the
+// general path stays the single definition of the format.
+
+/** End of a JSON string starting at `p` (the opening quote) if it needs no unescaping and Go would write it as is; else -1. */
+function plainStringEnd(t: string, p: number): number {
+  if (t.charCodeAt(p) !== 0x22) return -1;
+  for (let i = p + 1; ; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x22) return i;
+    // backslash, control characters (and NaN at the end of the text), and what Go escapes
+    if (c === 0x5c || !(c >= 0x20) || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) return -1;
+  }
+}
+
+/** End of a canonical unsigned integer token at `p` (`0` or no leading zero), followed by `,` or `}`; else -1. */
+function uintEnd(t: string, p: number): number {
+  let i = p;
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  if (i === p || (i - p > 1 && t.charCodeAt(p) === 0x30)) return -1;
+  const next = t.charCodeAt(i);
+  return next === 0x2c || next === 0x7d ? i : -1;
+}
+
+/** Small integers repeat (links 1, device IDs, sizes of tiny files): share their BigInts. */
+const SMALL_BIGINTS: bigint[] = Array.from({ length: 4096 }, (_, i) => BigInt(i));
+
+/** The value of the digits t[p, end), or undefined when above `max`. */
+function uintValue(t: string, p: number, end: number, max: bigint): bigint | undefined {
+  if (end - p <= 15) {
+    let v = 0;
+    for (let i = p; i < end; i++) v = v * 10 + (t.charCodeAt(i) - 0x30);
+    const b = v < 4096 ? SMALL_BIGINTS[v]! : BigInt(v);
+    return b > max ? undefined : b;
+  }
+  const b = BigInt(t.slice(p, end));
+  return b > max ? undefined : b;
+}
+
+/** Lower-case hex digit table for IDs. */
+const IS_LOWER_HEX = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) IS_LOWER_HEX[c] = 1;
+for (let c = 0x61; c <= 0x66; c++) IS_LOWER_HEX[c] = 1;
+
+/** A quoted lower-case 64-hex-digit ID at `p`, or undefined. */
+function idAt(t: string, p: number): Id | undefined {
+  if (t.charCodeAt(p) !== 0x22 || t.charCodeAt(p + 65) !== 0x22) return undefined;
+  for (let i = p + 1; i <= p + 64; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 128 || IS_LOWER_HEX[c] === 0) return undefined;
+  }
+  return t.slice(p + 1, p + 65);
+}
+
+/** A canonical time string at `p`: [time, end of the closing quote + 1], or undefined. */
+function canonicalTimeAt(t: string, p: number): GoTime | undefined {
+  const end = plainStringEnd(t, p);
+  if (end < 0) return undefined;
+  const s = t.slice(p + 1, end);
+  let cached = parsedTimes.get(s);
+  if (cached === undefined) {
+    const fast = parseTimeFast(s);
+    if (fast === undefined) return undefined; // the general path parses (or rejects) it
+    cached = { time: fast, canonical: isCanonicalTimeText(s, fast) };
+    if (parsedTimes.size >= 4096) parsedTimes.clear();
+    parsedTimes.set(s, cached);
+  }
+  return cached.canonical ? cached.time : undefined;
+}
+
+// Position after the last successful fast-path step (module state: one small integer instead
+// of a tuple per field).
+let fastPos = 0;
+
+/** Reads `,"key":` (or `{"key":` for the first) at `p`; true and fastPos after the colon. */
+function keyAt(t: string, p: number, literal: string): boolean {
+  if (!t.startsWith(literal, p)) return false;
+  fastPos = p + literal.length;
+  return true;
+}
+
+function optionalString(t: string, literal: string): string | undefined {
+  if (!keyAt(t, fastPos, literal)) return undefined;
+  const end = plainStringEnd(t, fastPos);
+  if (end < 0 || end === fastPos + 1) return undefined; // escapes, or '' which Go omits
+  const v = t.slice(fastPos + 1, end);
+  fastPos = end + 1;
+  return v;
+}
+
+function optionalUint(t: string, literal: string, max: bigint): bigint | undefined {
+  if (!keyAt(t, fastPos, literal)) return undefined;
+  const end = uintEnd(t, fastPos);
+  if (end < 0) return undefined;
+  const v = uintValue(t, fastPos, end, max);
+  if (v === undefined || v === 0n) return undefined; // out of range, or 0 which Go omits
+  fastPos = end;
+  return v;
+}
+
+/**
+ * A node in exactly Go's layout at the reader's position, or undefined (position unchanged)
+ * when anything differs; see above.
+ */
+function readCanonicalNode(r: JsonReader): TreeNode | undefined {
+  const t = r.text;
+  const start = r.pos;
+  if (!keyAt(t, start, '{"name":')) return undefined;
+  let end = plainStringEnd(t, fastPos);
+  if (end < 0) return undefined;
+  const quotedName = t.slice(fastPos + 1, end);
+  if (!keyAt(t, end + 1, ',"type":')) return undefined;
+  end = plainStringEnd(t, fastPos);
+  if (end < 0) return undefined;
+  const type = t.slice(fastPos + 1, end);
+  fastPos = end + 1;
+
+  const modeAt = fastPos;
+  const modeValue = optionalUint(t, ',"mode":', MAX_UINT32);
+  if (modeValue === undefined && fastPos !== modeAt) return undefined;
+  const mode = modeValue === undefined ? 0 : Number(modeValue);
+
+  if (!keyAt(t, fastPos, ',"mtime":')) return undefined;
+  const mtime = canonicalTimeAt(t, fastPos);
+  if (mtime === undefined) return undefined;
+  // canonicalTimeAt checked the string; find its end again (times are short and escape-free)
+  if (!keyAt(t, t.indexOf('"', fastPos + 1) + 1, ',"atime":')) return undefined;
+  const atime = canonicalTimeAt(t, fastPos);
+  if (atime === undefined) return undefined;
+  if (!keyAt(t, t.indexOf('"', fastPos + 1) + 1, ',"ctime":')) return undefined;
+  const ctime = canonicalTimeAt(t, fastPos);
+  if (ctime === undefined) return undefined;
+  if (!keyAt(t, t.indexOf('"', fastPos + 1) + 1, ',"uid":')) return undefined;
+  end = uintEnd(t, fastPos);
+  const uid = end < 0 ? undefined : uintValue(t, fastPos, end, MAX_UINT32);
+  if (uid === undefined || !keyAt(t, end, ',"gid":')) return undefined;
+  end = uintEnd(t, fastPos);
+  const gid = end < 0 ? undefined : uintValue(t, fastPos, end, MAX_UINT32);
+  if (gid === undefined) return undefined;
+  fastPos = end;
+
+  // Optional fields in struct order: each is either absent (next key follows) or non-zero.
+  let at = fastPos;
+  const user = optionalString(t, ',"user":');
+  if (user === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const group = optionalString(t, ',"group":');
+  if (group === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const inode = optionalUint(t, ',"inode":', MAX_UINT64);
+  if (inode === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const deviceId = optionalUint(t, ',"device_id":', MAX_UINT64);
+  if (deviceId === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const size = optionalUint(t, ',"size":', MAX_UINT64);
+  if (size === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const links = optionalUint(t, ',"links":', MAX_UINT64);
+  if (links === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  const linkTarget = optionalString(t, ',"linktarget":');
+  if (linkTarget === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  // linktarget_raw, extended_attributes and generic_attributes: rare, left to the general path
+  const device = optionalUint(t, ',"device":', MAX_UINT64);
+  if (device === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+
+  if (!keyAt(t, at, ',"content":')) return undefined;
+  let content: Id[] | null;
+  if (t.startsWith('null', fastPos)) {
+    content = null;
+    fastPos += 4;
+  } else if (t.charCodeAt(fastPos) === 0x5b) {
+    content = [];
+    let p = fastPos + 1;
+    if (t.charCodeAt(p) !== 0x5d) {
+      for (;;) {
+        const id = idAt(t, p);
+        if (id === undefined) return undefined;
+        content.push(id);
+        p += 66;
+        const c = t.charCodeAt(p);
+        if (c === 0x5d) break;
+        if (c !== 0x2c) return undefined;
+        p++;
+      }
+    }
+    fastPos = p + 1;
+  } else return undefined;
+
+  let subtree: Id | undefined;
+  at = fastPos;
+  if (keyAt(t, at, ',"subtree":')) {
+    subtree = idAt(t, fastPos);
+    if (subtree === undefined) return undefined;
+    at = fastPos += 66;
+  }
+  const error = optionalString(t, ',"error":');
+  if (error === undefined) {
+    if (fastPos !== at) return undefined;
+  } else at = fastPos;
+  if (t.charCodeAt(at) !== 0x7d) return undefined;
+
+  // The name: as readNode decodes and checks it.
+  let name: Uint8Array;
+  let nameText: string;
+  if (PLAIN_QUOTED_NAME.test(quotedName)) {
+    name = utf8Bytes(quotedName);
+    nameText = quotedName;
+  } else {
+    try {
+      name = goUnquote(quotedName);
+    } catch {
+      return undefined;
+    }
+    if (goQuote(name) !== quotedName) return undefined;
+    nameText = utf8Text(name);
+  }
+
+  const node: TreeNode = {
+    name,
+    nameText,
+    type,
+    mode,
+    mtime,
+    atime,
+    ctime,
+    uid: Number(uid),
+    gid: Number(gid),
+    user: user ?? '',
+    group: group ?? '',
+    inode: inode ?? 0n,
+    deviceId: deviceId ?? 0n,
+    size: size ?? 0n,
+    links: links ?? 0n,
+    linkTarget: linkTarget === undefined ? EMPTY_BYTES : utf8Bytes(linkTarget),
+    extendedAttributes: [],
+    genericAttributes: {},
+    device: device ?? 0n,
+    content,
+    error: error ?? '',
+    extra: {},
+  };
+  if (subtree !== undefined) node.subtree = subtree;
+  r.pos = at + 1;
   return node;
 }
 
