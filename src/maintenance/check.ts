@@ -163,12 +163,16 @@ async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T
   await Promise.all(workers);
 }
 
-/** A stable fingerprint of a pack's blob list (type, id, offset, length, raw length), order-independent. */
+/**
+ * A fingerprint of a pack's blob list (type, id, offset, length, raw length), independent of
+ * order: the SHA-256 of the sorted entries, so memory stays one short string per pack.
+ */
 function blobsFingerprint(blobs: readonly PackedBlob[]): string {
-  return blobs
+  const text = blobs
     .map((b) => `${b.type[0]}${b.id}:${b.offset}:${b.length}:${b.uncompressedLength}`)
     .sort()
     .join(',');
+  return Buffer.from(sha256(Buffer.from(text, 'utf8'))).toString('base64');
 }
 
 export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckResult> {

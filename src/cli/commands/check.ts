@@ -73,10 +73,18 @@ async function run(ctx: CommandContext): Promise<void> {
     else out.warn(f.message);
   };
 
+  // a progress line on terminals only (restic's "[0:00] 100.00%  1 / 1 snapshots")
+  const progress = out.progress();
+  const units = { 'load-indexes': 'index files', 'check-packs': 'packs', 'check-snapshots': 'snapshots', 'read-data': 'packs' } as const;
   const result = await checkRepository(repo, {
     ...(readData ? { readData } : {}),
-    onFinding,
+    onFinding: (f) => {
+      progress.done();
+      onFinding(f);
+    },
+    onProgress: (p) => progress.update(`${p.total > 0 ? ((100 * p.done) / p.total).toFixed(2) : '100.00'}%  ${p.done} / ${p.total} ${units[p.phase]}`),
     onPhase: (phase) => {
+      progress.done();
       if (phase !== 'load-indexes') flushHints();
       if (phase === 'load-indexes') out.info('load indexes');
       else if (phase === 'check-packs') out.info('check all packs');
@@ -91,6 +99,7 @@ async function run(ctx: CommandContext): Promise<void> {
       else out.info(`read ${sel.bytes} bytes of data packs`);
     },
   });
+  progress.done();
   flushHints();
 
   if (json) {
