@@ -3,8 +3,8 @@
  * once per `vitest run`, hands its endpoint and keys to the tests (`inject('s3Server')`,
  * read through test/support/s3.ts), and stops it at teardown.
  *
- * Ceph is required, never optional: when its binaries are missing the run fails with the
- * install command. Two ways to not start it, neither of which lets an S3 test pass:
+ * Ceph and restic are required, never optional: when their binaries are missing the run
+ * fails before any test with the install command. Two ways to not start it, neither of which lets an S3 test pass:
  * - a run limited to files under test/unit/ (pure tests; saves ~130 MiB and 2 s for the
  *   quick edit-test loop); an S3 test in such a run fails with "not started";
  * - RESTIC_TS_S3_ENDPOINT (+ RESTIC_TS_S3_ACCESS_KEY / RESTIC_TS_S3_SECRET_KEY) points
@@ -12,6 +12,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startCephS3, type CephS3 } from './ceph.js';
+import { requireRestic } from './restic.js';
 
 export interface S3ServerInfo {
   endpoint: string;
@@ -50,6 +51,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('s3Server', null);
     return undefined;
   }
+  // Integration and conformance tests cross-check against the real restic: without it the
+  // run stops here, before any test, instead of failing file by file (where vitest counts
+  // the tests of a file whose beforeAll threw as "skipped").
+  requireRestic();
   let server: CephS3;
   try {
     server = await startCephS3({ log: (line) => process.stderr.write(`[global-setup] ${line}\n`) });
