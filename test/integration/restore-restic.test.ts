@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backend/open.js';
@@ -59,6 +60,7 @@ function makeSource(root: string): void {
   chmodSync(join(src, 'readonly'), 0o400);
   if (isRoot) {
     expect(spawnSync('mknod', [join(src, 'chardev'), 'c', '1', '3']).status).toBe(0);
+    expect(spawnSync('mknod', [join(src, 'blockdev'), 'b', '7', '200']).status).toBe(0);
     writeFileSync(join(src, 'owned'), 'other owner\n');
     chownSync(join(src, 'owned'), 1234, 5678);
   }
@@ -92,12 +94,19 @@ function makeRepo(name: string, version: 1 | 2, compression: string): Fixture {
   return { name, repo, src };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   makeSource(tmp.path);
-  fixtures.push(makeRepo('v1', 1, 'auto'));
-  fixtures.push(makeRepo('v2-auto', 2, 'auto'));
-  fixtures.push(makeRepo('v2-off', 2, 'off'));
-  fixtures.push(makeRepo('v2-max', 2, 'max'));
+  // a unix socket exists while its server listens: restic records it, restore skips it
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(join(tmp.path, 'src', 'socket'), resolve));
+  try {
+    fixtures.push(makeRepo('v1', 1, 'auto'));
+    fixtures.push(makeRepo('v2-auto', 2, 'auto'));
+    fixtures.push(makeRepo('v2-off', 2, 'off'));
+    fixtures.push(makeRepo('v2-max', 2, 'max'));
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 interface EntryInfo {
@@ -109,6 +118,7 @@ interface EntryInfo {
   mtimeNs: bigint;
   atimeNs?: bigint;
   link?: string;
+  rdev?: bigint;
   sha256?: string;
   /** For files with several links: the first path (sorted) sharing the inode. */
   linkGroup?: string;
@@ -128,7 +138,7 @@ function describeTree(root: string): Map<string, EntryInfo> {
       const p = Buffer.concat([dir, B('/'), name]);
       const r = Buffer.concat([rel, B('/'), name]);
       const st = lstatSync(p, { bigint: true });
-      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'chardev' : 'other';
+      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'chardev' : st.isBlockDevice() ? 'blockdev' : 'other';
       const info: EntryInfo = {
         type,
         mode: Number(st.mode & 0o7777n),
@@ -138,6 +148,7 @@ function describeTree(root: string): Map<string, EntryInfo> {
         mtimeNs: st.mtimeNs,
       };
       if (type !== 'dir') info.atimeNs = st.atimeNs;
+      if (type === 'chardev' || type === 'blockdev') info.rdev = st.rdev;
       if (type === 'symlink') info.link = (readlinkSync(p, { encoding: 'buffer' }) as Buffer).toString('hex');
       if (type === 'file') {
         if (st.nlink > 1n) {
