@@ -13,6 +13,7 @@ import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime, renderTable } from '../output.js';
 import { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions, type AddedKey } from '../../maintenance/keys.js';
 import { resolvePassword } from '../password.js';
+import { goTimeString } from './copy.js';
 
 interface KeyInfo {
   current: boolean;
@@ -76,8 +77,15 @@ function newKeyOptions(ctx: CommandContext): AddKeyOptions {
   return options;
 }
 
+/** restic's `saved new key as <Key of user@host, created on TIME>` (Go's time.String, without the monotonic part). */
 function savedMessage(added: AddedKey): string {
-  return `saved new key as <Key of ${added.keyFile.username}@${added.keyFile.hostname}, created on ${added.keyFile.created}>`;
+  let created = added.keyFile.created;
+  try {
+    created = goTimeString(GoTime.parse(created));
+  } catch {
+    // keep the stored text
+  }
+  return `saved new key as <Key of ${added.keyFile.username}@${added.keyFile.hostname}, created on ${created}>`;
 }
 
 async function runKeyChange(ctx: CommandContext, sub: 'add' | 'remove' | 'passwd'): Promise<void> {
