@@ -7,12 +7,13 @@
 import { LimitBackend } from '../backend/limit.js';
 import { RetryBackend } from '../backend/retry.js';
 import { parseTimeArgument } from '../s3/time.js';
-import { openAsOf, requireS3Backend } from '../s3/versioned-view.js';
 import { registerBackendDecorator } from './command.js';
 
 registerBackendDecorator(async (backend, global) => {
   if (global.asOf === undefined) return backend;
   const timeMs = parseTimeArgument(global.asOf, '--as-of');
+  // Loaded only when asked for: it pulls in the AWS SDK, which other commands should not pay for.
+  const { openAsOf, requireS3Backend } = await import('../s3/versioned-view.js');
   const s3 = requireS3Backend(backend, '--as-of');
   const view = await openAsOf(s3, timeMs, { timeText: global.asOf });
   // A view of the past cannot be locked (nothing can be written there) and needs no lock:

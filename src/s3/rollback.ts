@@ -23,7 +23,7 @@
  * Applying never deletes an object version: restoring is CopyObject from `?versionId=`,
  * removing is a delete marker. So a rollback can itself be rolled back.
  */
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { sha256 } from '../crypto/index.js';
 import { FILE_TYPES, type FileType } from '../backend/backend.js';
 import type { S3Backend } from '../backend/s3.js';
@@ -239,14 +239,29 @@ async function applyChange(s3: S3Backend, change: PlannedChange): Promise<void> 
       return;
     }
     const source = change.source!;
+    // With --retention, restored files get the same object lock as newly written ones.
+    const retention = change.type !== 'lock' ? s3.retention : undefined;
     await s3.client.send(
       new CopyObjectCommand({
         Bucket: s3.bucket,
         Key: change.key,
         CopySource: `${encodeURIComponent(s3.bucket)}/${change.key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(source.versionId)}`,
         MetadataDirective: 'COPY',
+        ObjectLockMode: retention?.mode,
+        ObjectLockRetainUntilDate: retention ? new Date(Date.now() + retention.days * 86_400_000) : undefined,
       }),
     );
+    if (retention) {
+      // radosgw 16 ignores the object-lock headers of CopyObject (the copy gets the bucket's
+      // default retention), so the retention is set again on the new current version.
+      await s3.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: s3.bucket,
+          Key: change.key,
+          Retention: { Mode: retention.mode, RetainUntilDate: new Date(Date.now() + retention.days * 86_400_000) },
+        }),
+      );
+    }
   } catch (err) {
     const what = change.action === 'remove-added' ? 'add a delete marker to' : `copy version ${change.source!.versionId} back onto`;
     throw s3.mapError(err, what, change.key, change.type === 'other' ? undefined : change.name);

@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
@@ -43,9 +43,10 @@ function putGarbage(client: S3Client, bucket: string, key: string, size: number)
   return client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: createHash('md5').update(body).digest('base64') }));
 }
 
-const VARIANTS: Array<{ name: string; bucket: TestBucketOptions }> = [
-  { name: 'versioned bucket', bucket: { versioning: true, stem: 'attack-ver' } },
-  { name: 'object-locked bucket (GOVERNANCE, 1 day)', bucket: { objectLock: { mode: 'GOVERNANCE', days: 1 }, stem: 'attack-lock' } },
+const VARIANTS: Array<{ name: string; bucket: TestBucketOptions; rollbackArgs: string[] }> = [
+  { name: 'versioned bucket', bucket: { versioning: true, stem: 'attack-ver' }, rollbackArgs: [] },
+  // Restored objects get restic-ts's --retention (3 days), longer than the bucket default (1 day).
+  { name: 'object-locked bucket (GOVERNANCE, 1 day)', bucket: { objectLock: { mode: 'GOVERNANCE', days: 1 }, stem: 'attack-lock' }, rollbackArgs: ['--retention', '3'] },
 ];
 
 for (const variant of VARIANTS) {
@@ -204,7 +205,7 @@ for (const variant of VARIANTS) {
 
     it('rollback --to TIME --force recovers: restic check --read-data passes and restic restores the source byte for byte', async () => {
       const before = await versionCount(client, bucket);
-      const run = await cli(['rollback', '--to', timeBeforeAttack, '--force', '--json']);
+      const run = await cli(['rollback', '--to', timeBeforeAttack, '--force', '--json', ...variant.rollbackArgs]);
       expect(run.stderr).toMatch(/^(lock .* was written at .*\n)*$/);
       expect(run.code).toBe(0);
       const result = JSON.parse(run.stdout) as { applied: number; remaining: number; failed: unknown[]; check: { errors: number; snapshots: number } };
@@ -213,6 +214,11 @@ for (const variant of VARIANTS) {
       expect(result.check).toMatchObject({ errors: 0, snapshots: 2 });
       // No version was deleted: every change added a version or a delete marker.
       expect(await versionCount(client, bucket)).toBe(before + result.applied);
+      if (variant.rollbackArgs.length > 0) {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${PREFIX}/config` }));
+        expect(head.ObjectLockMode).toBe('GOVERNANCE');
+        expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 2 * 86_400_000);
+      }
 
       const check = restic(['check', '--read-data'], { repo, env: resticS3Env(), check: false });
       expect(check.stderr + check.stdout).toMatch(/no errors were found/);

@@ -8,10 +8,9 @@
 import { ResticError } from '../../errors.js';
 import type { MasterKey } from '../../crypto/index.js';
 import { Repository } from '../../repository/repository.js';
-import { auditHistory, checkSnapshotVersions, describeLockVersions, type AuditEvent, type AuditReport, type SnapshotFinding } from '../../s3/audit.js';
+import type { AuditEvent, AuditReport, SnapshotFinding } from '../../s3/audit.js';
 import { formatInstant, parseTimeArgument, rejectFutureTime } from '../../s3/time.js';
-import { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory, type VersionHistory } from '../../s3/version-history.js';
-import { openAsOf, requireS3Backend } from '../../s3/versioned-view.js';
+import type { VersionHistory } from '../../s3/version-history.js';
 import type { Backend } from '../../backend/backend.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatBytes } from '../output.js';
@@ -30,6 +29,7 @@ function findingLine(f: SnapshotFinding): string {
 /** The master key: from the repository as it is now, else as it was at TIME (the attacker may have replaced config or keys). */
 async function openMasterKey(backend: Backend, history: VersionHistory, sinceMs: number, password: string, ctx: CommandContext): Promise<MasterKey> {
   const keyHint = ctx.global.keyHint;
+  const { openAsOf, requireS3Backend } = await import('../../s3/versioned-view.js');
   try {
     return (await Repository.open({ backend, password, ...(keyHint !== undefined ? { keyHint } : {}) })).masterKey;
   } catch (nowErr) {
@@ -54,6 +54,10 @@ async function run(ctx: CommandContext): Promise<void> {
   const toleranceHours = flags.int('max-backup-hours') ?? 24;
   if (toleranceHours <= 0) throw new ResticError('USAGE', '--max-backup-hours must be positive');
 
+  // The S3 modules (and through them the AWS SDK) load only when this command runs.
+  const { auditHistory, checkSnapshotVersions, describeLockVersions } = await import('../../s3/audit.js');
+  const { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory } = await import('../../s3/version-history.js');
+  const { requireS3Backend } = await import('../../s3/versioned-view.js');
   const backend = await ctx.openBackend();
   const s3 = requireS3Backend(backend, 'audit');
   const history = await listVersionHistory(s3, { signal: ctx.signal });

@@ -8,11 +8,8 @@
  */
 import { Repository } from '../../repository/repository.js';
 import { ResticError } from '../../errors.js';
-import { applyRollback, confirmByContent, planRollback, requireEnabledVersioning, PLAN_FILE_TYPES, type PlannedChange, type RollbackPlan } from '../../s3/rollback.js';
-import { checkRepository } from '../../maintenance/check.js';
+import type { PlanFileType, PlannedChange, RollbackPlan } from '../../s3/rollback.js';
 import { formatInstant, parseTimeArgument } from '../../s3/time.js';
-import { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory } from '../../s3/version-history.js';
-import { openAsOf, requireS3Backend } from '../../s3/versioned-view.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatBytes } from '../output.js';
 
@@ -23,7 +20,7 @@ const ACTION_TEXT: Record<PlannedChange['action'], string> = {
 };
 
 export function planTable(plan: RollbackPlan): string {
-  const rows = PLAN_FILE_TYPES.filter((t) => plan.totals[t].restore + plan.totals[t].remove > 0).map((t) => {
+  const rows = (Object.keys(plan.totals) as PlanFileType[]).filter((t) => plan.totals[t].restore + plan.totals[t].remove > 0).map((t) => {
     const x = plan.totals[t];
     return [t, String(x.restore), formatBytes(x.restoreBytes), String(x.remove), formatBytes(x.removeBytes)];
   });
@@ -42,7 +39,7 @@ export function changeToJson(c: PlannedChange): Record<string, unknown> {
 
 function totalsToJson(plan: RollbackPlan): Record<string, unknown> {
   return Object.fromEntries(
-    PLAN_FILE_TYPES.map((t) => {
+    (Object.keys(plan.totals) as PlanFileType[]).map((t) => {
       const x = plan.totals[t];
       return [t, { restore: x.restore, restore_bytes: x.restoreBytes, remove: x.remove, remove_bytes: x.removeBytes }];
     }),
@@ -60,6 +57,11 @@ async function run(ctx: CommandContext): Promise<number | void> {
   const force = flags.boolean('force');
   const noCheck = flags.boolean('no-check');
 
+  // The S3 modules (and through them the AWS SDK) load only when this command runs.
+  const { applyRollback, confirmByContent, planRollback, requireEnabledVersioning } = await import('../../s3/rollback.js');
+  const { listVersionHistory, repositoryKeyPrefix, requireVersionedHistory } = await import('../../s3/version-history.js');
+  const { openAsOf, requireS3Backend } = await import('../../s3/versioned-view.js');
+  const { checkRepository } = await import('../../maintenance/check.js');
   const backend = await ctx.openBackend();
   const s3 = requireS3Backend(backend, 'rollback');
   const history = await listVersionHistory(s3, { signal: ctx.signal });
