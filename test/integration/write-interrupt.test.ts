@@ -48,12 +48,13 @@ describe('interrupted backups and locks', () => {
     const repo = path.join(dir.path, 'repo');
     const src = path.join(dir.path, 'src');
     mkdirSync(src);
-    for (let i = 0; i < 12; i++) writeFileSync(path.join(src, `f${i}`), randomBytes(2 * 1024 * 1024));
+    for (let i = 0; i < 20; i++) writeFileSync(path.join(src, `f${i}`), randomBytes(2 * 1024 * 1024));
     expect((await ours(['-r', repo, 'init'], env)).code).toBe(0);
 
     const child = spawnOurs(['-r', repo, '--pack-size', '4', 'backup', src]);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await waitFor(() => countFiles(path.join(repo, 'data')) >= 1 || child.exitCode !== null, 60_000, 'the first pack');
+    expect(child.exitCode, 'the backup finished before it could be killed: give it more data').toBeNull();
     child.kill('SIGKILL');
     await exited;
     expect(countFiles(path.join(repo, 'snapshots'))).toBe(0);
