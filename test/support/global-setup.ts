@@ -10,6 +10,9 @@
  * - RESTIC_TS_S3_ENDPOINT (+ RESTIC_TS_S3_ACCESS_KEY / RESTIC_TS_S3_SECRET_KEY) points
  *   the tests at an S3 server that is already running.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startCephS3, type CephS3 } from './ceph.js';
 import { requireRestic } from './restic.js';
@@ -37,16 +40,6 @@ function onlyUnitTestsSelected(argv: string[]): boolean {
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  const external = process.env.RESTIC_TS_S3_ENDPOINT;
-  if (external) {
-    project.provide('s3Server', {
-      endpoint: external,
-      accessKeyId: process.env.RESTIC_TS_S3_ACCESS_KEY ?? 'testaccesskey',
-      secretAccessKey: process.env.RESTIC_TS_S3_SECRET_KEY ?? 'testsecretkey',
-      region: process.env.RESTIC_TS_S3_REGION ?? 'us-east-1',
-    });
-    return undefined;
-  }
   if (onlyUnitTestsSelected(process.argv)) {
     project.provide('s3Server', null);
     return undefined;
@@ -55,10 +48,32 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   // run stops here, before any test, instead of failing file by file (where vitest counts
   // the tests of a file whose beforeAll threw as "skipped").
   requireRestic();
+  // One restic cache per run (test/support/restic.ts reads RESTIC_TS_TEST_CACHE; the forked
+  // workers inherit this process's environment), removed at teardown so runs leave no cache
+  // growing in /tmp.
+  let cacheDir: string | undefined;
+  if (!process.env.RESTIC_TS_TEST_CACHE) {
+    cacheDir = mkdtempSync(join(tmpdir(), 'restic-ts-cache-'));
+    process.env.RESTIC_TS_TEST_CACHE = cacheDir;
+  }
+  const removeCache = () => {
+    if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
+  };
+  const external = process.env.RESTIC_TS_S3_ENDPOINT;
+  if (external) {
+    project.provide('s3Server', {
+      endpoint: external,
+      accessKeyId: process.env.RESTIC_TS_S3_ACCESS_KEY ?? 'testaccesskey',
+      secretAccessKey: process.env.RESTIC_TS_S3_SECRET_KEY ?? 'testsecretkey',
+      region: process.env.RESTIC_TS_S3_REGION ?? 'us-east-1',
+    });
+    return async () => removeCache();
+  }
   let server: CephS3;
   try {
     server = await startCephS3({ log: (line) => process.stderr.write(`[global-setup] ${line}\n`) });
   } catch (err) {
+    removeCache();
     // Thrown here, the whole run fails (no test is skipped) with the install hint.
     throw new Error(`S3 test server (Ceph radosgw) could not be started: ${(err as Error).message}`, { cause: err });
   }
@@ -69,6 +84,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     region: server.region,
   });
   return async () => {
-    await server.stop();
+    try {
+      await server.stop();
+    } finally {
+      removeCache();
+    }
   };
 }
