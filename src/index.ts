@@ -109,6 +109,7 @@ export { tagSnapshots, type TagChange, type TagResult } from './maintenance/tag.
 export { copySnapshots, type CopyEvent, type CopyOptions, type CopyResult } from './maintenance/copy.js';
 export { diffTrees, type DiffChange, type DiffOptions, type DiffStat, type DiffStats } from './maintenance/diff.js';
 export { repairIndex, type RepairIndexEvent, type RepairIndexOptions, type RepairIndexResult } from './maintenance/repair-index.js';
+export { repairSnapshots, type RepairSnapshotsEvent, type RepairSnapshotsOptions, type RepairSnapshotsResult } from './maintenance/repair-snapshots.js';
 
 // Versioned S3: point-in-time view, history, rollback, audit, bucket posture, retention, space
 export { openAsOf, PointInTimeBackend, requireS3Backend, type AsOfOptions } from './s3/versioned-view.js';

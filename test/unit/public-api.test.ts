@@ -107,6 +107,7 @@ const DOCUMENTED_VALUES: Record<string, string[]> = {
     'copySnapshots',
     'diffTrees',
     'repairIndex',
+    'repairSnapshots',
   ],
   versioned_s3: [
     'openAsOf',
