@@ -367,3 +367,16 @@ describe('restore: bad input', () => {
     expect(existsSync(join(tmp.path, 'x'))).toBe(false);
   });
 });
+
+describe('ls of a snapshot with several paths', () => {
+  it('prints the paths in their stored order (unlike snapshots --json) and the same nodes as restic', async () => {
+    const repo = join(tmp.path, 'repo-multi');
+    restic(['init'], { repo });
+    restic(['backup', join(tmp.path, 'src', 'dir', 'empty-dir'), join(tmp.path, 'src', 'dir', 'deeper')], { repo });
+    for (const extra of [['--json'], []]) {
+      const r = await ours(['-r', repo, '--password-file', pwFile, 'ls', ...extra, 'latest']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(restic(['--no-lock', 'ls', ...extra, 'latest'], { repo }).stdout);
+    }
+  });
+});

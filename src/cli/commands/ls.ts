@@ -17,7 +17,7 @@ import { walkTree, type WalkEntry } from '../../restorer/walker.js';
 import type { SnapshotEntry } from '../../repository/repository.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime } from '../output.js';
-import { snapshotToCliJson } from '../../format/snapshot.js';
+import { snapshotToCliJson, sortedGoStrings } from '../../format/snapshot.js';
 import { SNAPSHOT_FILTER_FLAGS, latestFilter, snapshotFilterFromFlags } from './snapshots.js';
 
 /** restic's lsNodeJSON line for one node (without the newline). */
@@ -87,8 +87,18 @@ export function hasPathPrefix(base: string, p: string): boolean {
   return b.every((part, i) => part === q[i]);
 }
 
+/**
+ * restic 0.14's first `ls --json` line. Unlike `snapshots --json` (which sorts paths while
+ * grouping), `ls` prints the paths in their stored order.
+ */
 export function lsSnapshotJson(entry: SnapshotEntry): string {
-  return `${snapshotToCliJson(entry.snapshot, entry.id).slice(0, -1)},"struct_type":"snapshot"}`;
+  let json = snapshotToCliJson(entry.snapshot, entry.id);
+  const paths = entry.snapshot.paths;
+  if (paths && paths.length > 1) {
+    const list = (l: readonly string[]): string => `"paths":[${l.map((p) => goJsonString(p)).join(',')}]`;
+    json = json.replace(list(sortedGoStrings(paths)), list(paths));
+  }
+  return `${json.slice(0, -1)},"struct_type":"snapshot"}`;
 }
 
 async function run(ctx: CommandContext): Promise<void> {
