@@ -8,7 +8,8 @@
  * and key derivation included): `restic restore latest --target …` and restic-ts's CLI
  * (`dist/cli/main.js` when built, else the TypeScript sources through tsx). Also measured:
  * opening the repository (restic: `restic cat config`; restic-ts: Repository.open in this
- * process), and restic-ts's restoreTree alone in this process (open excluded).
+ * process), and restic-ts's restoreTree alone in this process (open excluded), with blobs
+ * decoded on the main thread (the default) and in two worker threads.
  *
  * Run: npx tsx benchmarks/restore.ts [runs=3]
  * The machine is shared with other work: compare the ratios within one run.
@@ -100,6 +101,7 @@ try {
     const resticRuns: Timed[] = [];
     const oursRuns: Timed[] = [];
     const libSeconds: number[] = [];
+    const libWorkerSeconds: number[] = [];
     const resticOpen: number[] = [];
     const oursOpen: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -123,6 +125,10 @@ try {
       const l0 = performance.now();
       await restoreTree(r, { tree: found.tree, target: t3 });
       libSeconds.push((performance.now() - l0) / 1000);
+      rmSync(t3, { recursive: true, force: true });
+      const w0 = performance.now();
+      await restoreTree(r, { tree: found.tree, target: t3, workers: 2 });
+      libWorkerSeconds.push((performance.now() - w0) / 1000);
       await r.close();
       rmSync(t3, { recursive: true, force: true });
     }
@@ -132,13 +138,13 @@ try {
     const om = median(oursRuns.map((r) => r.peakRssMiB));
     const ls = median(libSeconds);
     results.push(
-      `| ${name} (${sizeMiB} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s |`,
+      `| ${name} (${sizeMiB} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s | ${(sizeMiB / median(libWorkerSeconds)).toFixed(0)} MiB/s |`,
     );
-    results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | |`);
+    results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | | |`);
   }
   console.log(`restic-ts CLI: ${oursCmd[1][0] === cliDist ? 'dist/cli/main.js' : 'src via tsx'}; median of ${runs} runs`);
-  console.log('| data | restic 0.14 (speed, peak RSS) | restic-ts CLI (speed, peak RSS) | speed ratio (ours/restic) | RSS ratio (ours/restic) | restic-ts restoreTree only |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| data | restic 0.14 (speed, peak RSS) | restic-ts CLI (speed, peak RSS) | speed ratio (ours/restic) | RSS ratio (ours/restic) | restic-ts restoreTree only | same, 2 decode workers |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const line of results) console.log(line);
 } finally {
   rmSync(dir, { recursive: true, force: true });
