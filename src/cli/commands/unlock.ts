@@ -1,19 +1,10 @@
 /**
  * `unlock [--remove-all]`: removes stale locks (older than 30 minutes, or from this host with
- * a process that is gone), or every lock. Loading this module also registers restic-style
- * locking for the CLI framework, so commands that ask for a lock get one.
+ * a process that is gone), or every lock. (Commands get their locks from the CLI framework,
+ * which uses src/repository/lock.ts.)
  */
-import { acquireLock, lockStoreFor, removeLocks } from '../../repository/lock.js';
-import { registerRepositoryLocker, type Command, type CommandContext } from '../command.js';
-
-registerRepositoryLocker(async (repo, exclusive, out, signal) => {
-  const lock = await acquireLock(lockStoreFor(repo), {
-    exclusive,
-    signal,
-    onRefreshError: (err) => out.warn(`failed to refresh lock: ${(err as Error).message}`),
-  });
-  return { release: () => lock.release() };
-});
+import { lockStoreFor, removeLocks } from '../../repository/lock.js';
+import type { Command, CommandContext } from '../command.js';
 
 async function run(ctx: CommandContext): Promise<void> {
   const repo = await ctx.openRepository({ lock: 'none' });
