@@ -18,8 +18,8 @@ export const isRoot = (): boolean => typeof process.geteuid === 'function' && pr
 
 /** Linux dev_t → (major, minor), glibc's encoding. */
 export function splitDevice(dev: bigint): { major: bigint; minor: bigint } {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
   return { major, minor };
 }
 
