@@ -21,6 +21,7 @@ import type * as _maintenanceExample from '../../examples/maintenance.js';
 import type * as _copyExample from '../../examples/copy.js';
 import type * as _s3RecoveryExample from '../../examples/s3-recovery.js';
 import type * as _s3PolicyExample from '../../examples/s3-policy.js';
+import type * as _quickStartExample from '../../examples/quick-start.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -76,6 +77,13 @@ describe('examples on the bundled example repository', () => {
     const out = ok(example('snapshots.ts', [])).stdout;
     expect(out).toMatch(/^repository [0-9a-f]{64} \(format version 2\)/);
     expect(out).toContain('latest: ef112df0');
+  });
+
+  it("quick-start.ts (the README's library example) lists the snapshots and prints every file", () => {
+    const out = ok(example('quick-start.ts', [])).stdout;
+    for (const id of ['399740e4', '582ed63e', 'ef112df0']) expect(out).toContain(id);
+    expect(out).toContain('/tmp/restic-ts-example/home/docs/hello.txt\nHello from restic-ts!\n');
+    expect(out).toContain('/tmp/restic-ts-example/etc/hostname\nexample.org\n');
   });
 
   it('read-files.ts walks like restic ls, streams a file like restic dump, and its tar equals restic dump', () => {

@@ -176,6 +176,25 @@ describe('public API (src/index.ts)', () => {
     expect(missing).toEqual([]);
   });
 
+  it("README's library quick start is examples/quick-start.ts (which the integration tests run)", () => {
+    const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
+    const block = /## Library quick start\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const example = readFileSync(resolve(root, 'examples/quick-start.ts'), 'utf8').replace(/^\/\*\*[\s\S]*?\*\/\n/, '');
+    expect(example).toBe(block!.replaceAll("from 'restic-ts'", "from '../src/index.js'"));
+  });
+
+  it('README begins with the two set-up commands', () => {
+    const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const commands = firstBlock.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(commands).toEqual([
+      'npm ci && npx restic-ts snapshots -r fixtures/example-repo --password-file fixtures/example-repo.password',
+      'bash .ci/run   # installs restic + Ceph (apt) if missing, npm ci, then the whole test suite: npm test',
+    ]);
+    expect(readFileSync(resolve(root, '.ci/run'), 'utf8')).toMatch(/^npm test <\/dev\/null$/m);
+  });
+
   it('keeps internals out', () => {
     for (const internal of ['Packer', 'BlobSaver', 'chunkStream', 'chunkBuffer', 'seal', 'open', 'scrypt', 'compress', 'decompress', 'parseIndexFile', 'encodeIndexFile', 'RetryBackend', 'LimitBackend', 'main']) {
       expect(internal in api, internal).toBe(false);
