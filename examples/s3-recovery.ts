@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import {
   applyRollback,
   auditHistory,
+  bucketVersioning,
   checkRepository,
   confirmByContent,
   formatInstant,
@@ -24,6 +25,7 @@ import {
   planRollback,
   repositoryKeyPrefix,
   Repository,
+  requireEnabledVersioning,
   requireS3Backend,
   requireVersionedHistory,
   shortId,
@@ -62,6 +64,7 @@ for (const c of plan.changes) console.log(`  ${c.action} ${c.key}`);
 
 if (apply && plan.changes.length > 0) {
   if (plan.blockingLocks.length > 0) throw new Error('lock files written after TIME exist: stop every client first');
+  requireEnabledVersioning(await bucketVersioning(s3), s3); // with versioning suspended, a copy would replace history
   const result = await applyRollback(s3, plan, { onProgress: (p) => process.stderr.write(`\r${p.done}/${p.total}`) });
   console.log(`\napplied ${result.applied}, failed ${result.failed.length}`);
   // End with a structural check of the result, as the rollback command does.

@@ -35,7 +35,6 @@ export {
   latestPerHostAndPaths,
   matchesFilter,
   parseGroupBy,
-  parseTagListFlags,
   snapshotsToCliJson,
   sortNewestFirst,
   sortOldestFirst,
@@ -50,7 +49,6 @@ export { MasterIndex, type BlobLocation, type IndexEntry, type IndexLoadProgress
 
 // Repository
 export {
-  DEFAULT_MAX_KEYS,
   Repository,
   type FoundSnapshot,
   type ListSnapshotsOptions,
@@ -87,7 +85,7 @@ export {
   type VirtualEntry,
   type VirtualMeta,
 } from './archiver/archiver.js';
-export { acquireLock, lockStoreFor, removeLocks, RepositoryLock, type LockOptions, type LockStore, type UnlockResult } from './repository/lock.js';
+export { acquireLock, removeLocks, RepositoryLock, type LockOptions, type LockStore, type UnlockResult } from './repository/lock.js';
 export { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions } from './maintenance/keys.js';
 export { forget, removeSnapshots, type ForgetGroupResult, type ForgetOptions, type ForgetResult, type IdentifiedSnapshot } from './maintenance/forget.js';
 export { policyIsEmpty, type ExpirePolicy, type KeepReason } from './maintenance/forget-policy.js';
