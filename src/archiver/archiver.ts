@@ -140,8 +140,13 @@ export interface CommonBackupOptions {
 
 export interface FileSystemBackupOptions extends CommonBackupOptions, ExcludeOptions {
   paths: string[];
-  /** `--exclude` patterns as given (recorded in the snapshot). */
+  /** Exclude patterns (`--exclude` and the lines of `--exclude-file`). */
   excludes?: string[];
+  /**
+   * Patterns recorded in the snapshot's `excludes` (default: `excludes`). restic 0.14 records
+   * only its `--exclude` flags, not the lines of exclude files.
+   */
+  snapshotExcludes?: string[];
   oneFileSystem?: boolean;
   /** Re-read every file even if the parent snapshot says it is unchanged. */
   force?: boolean;
@@ -791,7 +796,8 @@ export async function backup(options: FileSystemBackupOptions & { repository: Ar
     const root = await fsa.saveTargetTree(targetTree, previous);
     await scan;
     const sn = baseSnapshot({ ...options, hostname }, absPaths, time, parentId);
-    if (options.excludes && options.excludes.length > 0) sn.excludes = [...options.excludes];
+    const recorded = options.snapshotExcludes ?? options.excludes;
+    if (recorded && recorded.length > 0) sn.excludes = [...recorded];
     const result = await core.finish(sn, root, backupStart);
     core.reportProgress();
     return result;

@@ -197,6 +197,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
       repository: repo,
       paths: targets,
       excludes,
+      snapshotExcludes: f.strings('exclude'),
       iexcludes,
       excludeIfPresent: f.strings('exclude-if-present'),
       excludeCaches: f.boolean('exclude-caches'),
