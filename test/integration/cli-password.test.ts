@@ -1,20 +1,25 @@
 /**
  * Where the CLI takes the repository and password from (restic's sources and precedence),
- * on the example repository in fixtures/.
+ * on a copy of the example repository in fixtures/ whose key is swapped for a cheap-scrypt
+ * one (the fixture's key, N=32768 p=5, costs ~1 s per open on a loaded 2-core machine).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../../src/errors.js';
 import { ours } from '../support/cli.js';
-import { tempDir } from '../support/restic.js';
+import { cheapenKeys, tempDir } from '../support/restic.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const repo = join(root, 'fixtures', 'example-repo');
 const pwFile = join(root, 'fixtures', 'example-repo.password');
 const password = readFileSync(pwFile, 'utf8').trim();
 const tmp = tempDir('restic-ts-cli-password-');
 afterAll(() => tmp.cleanup());
+const repo = join(tmp.path, 'example-repo');
+beforeAll(async () => {
+  cpSync(join(root, 'fixtures', 'example-repo'), repo, { recursive: true });
+  await cheapenKeys(repo, [password]);
+});
 
 const listsThree = (stdout: string): void => expect((JSON.parse(stdout) as unknown[]).length).toBe(3);
 
