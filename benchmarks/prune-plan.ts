@@ -70,8 +70,10 @@ async function run(n: number): Promise<void> {
   } as unknown as Repository;
   const heapBefore = heapMiB();
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const plan = await planPruneWithUsedBlobs(repo, used, 1);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
   const heapAfter = heapMiB();
   console.log(
     JSON.stringify({
@@ -79,6 +81,7 @@ async function run(n: number): Promise<void> {
       packs,
       usedBlobs: used.size,
       seconds: Number(seconds.toFixed(2)),
+      cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
       blobsPerSecond: Math.round(n / seconds),
       extraHeapMiB: Number((heapAfter - heapBefore).toFixed(1)),
       repack: plan.repackPacks.size,

@@ -144,6 +144,8 @@ export class MasterIndex {
   private rawLengths = new Uint32Array(0);
   private nextInPack = new Uint32Array(0);
   private count = 0;
+  /** Entries whose blob (type and ID) an earlier entry already holds: copies in other packs (rare). */
+  private readonly laterCopies: number[] = [];
   /** Hash table: entry + 1, NONE = empty. Power-of-two size, load ≤ 3/4. */
   private slots = new Uint32Array(1024);
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -350,6 +352,69 @@ export class MasterIndex {
     }
   }
 
+  /**
+   * The entry table as columns, for passes over every blob (prune planning) that would
+   * otherwise build an object and two hex strings per entry through `entries()`. Entry `e`
+   * is the e-th blob added, as in `entries()`. The arrays are views of the live tables:
+   * valid until the next insert, and not to be modified.
+   */
+  entryColumns(): {
+    count: number;
+    /** 0 = data, 1 = tree. */
+    types: Uint8Array;
+    /** Pack ordinal; `packIdOf(ordinal)` gives its ID. */
+    packOf: Uint32Array;
+    lengths: Uint32Array;
+    uncompressedLengths: Uint32Array;
+  } {
+    const n = this.count;
+    return {
+      count: n,
+      types: this.types.subarray(0, n),
+      packOf: this.packOf.subarray(0, n),
+      lengths: this.lengths.subarray(0, n),
+      uncompressedLengths: this.rawLengths.subarray(0, n),
+    };
+  }
+
+  /** The ID of a pack ordinal from `entryColumns().packOf`. */
+  packIdOf(ordinal: number): Id {
+    return this.packs.idAt(ordinal);
+  }
+
+  /**
+   * For every entry, the first entry (lowest number) of the same blob (type and ID): equal to
+   * the entry itself for a blob's first copy. Lets callers treat copies as one blob with
+   * typed arrays instead of a Set of ID strings.
+   */
+  firstCopies(): Uint32Array {
+    const out = new Uint32Array(this.count);
+    for (let e = 0; e < this.count; e++) out[e] = e;
+    // Only entries noted as copies at insert time need a look-up (a probe per entry would
+    // cost a cache miss per blob).
+    for (const e of this.laterCopies) out[e] = this.firstEntryOf(this.types[e], this.idWords, e * ID_WORDS);
+    return out;
+  }
+
+  /** The first entry (lowest number) of the blob, or -1 when the index does not hold it. */
+  firstEntry(type: BlobType, id: Id): number {
+    const code = TYPE_CODE[type];
+    if (code === undefined || !this.scratch.load(id)) return -1;
+    return this.firstEntryOf(code, this.scratch.words, 0);
+  }
+
+  /** Lowest matching entry in the probe run (every copy sits in the run from the ID's slot). */
+  private firstEntryOf(code: number, w: Uint32Array, base: number): number {
+    const mask = this.slots.length - 1;
+    let first = -1;
+    for (let s = this.hash(w, base, code) & mask; ; s = (s + 1) & mask) {
+      const v = this.slots[s];
+      if (v === NONE) return first;
+      const e = v - 1;
+      if ((first < 0 || e < first) && this.types[e] === code && this.idEquals(e, w, base)) first = e;
+    }
+  }
+
   /** Bytes held in typed arrays (blob and pack tables), for memory reports. */
   typedArrayBytes(): number {
     return (
@@ -384,19 +449,16 @@ export class MasterIndex {
   private insertRaw(pack: number, code: number, words: Uint32Array, base: number, offset: number, length: number, rawLength: number): void {
     const mask = this.slots.length - 1;
     let s = this.hash(words, base, code) & mask;
+    let copy = false;
     for (; ; s = (s + 1) & mask) {
       const v = this.slots[s];
       if (v === NONE) break;
       const e = v - 1;
-      if (
-        this.packOf[e] === pack &&
-        this.offsets[e] === offset &&
-        this.types[e] === code &&
-        this.lengths[e] === length &&
-        this.rawLengths[e] === rawLength &&
-        this.idEquals(e, words, base)
-      ) {
-        return; // the same entry from another index file
+      if (this.types[e] === code && this.idEquals(e, words, base)) {
+        if (this.packOf[e] === pack && this.offsets[e] === offset && this.lengths[e] === length && this.rawLengths[e] === rawLength) {
+          return; // the same entry from another index file
+        }
+        copy = true; // the same blob stored again elsewhere
       }
     }
     const e = this.count;
@@ -414,6 +476,7 @@ export class MasterIndex {
     this.packBlobCounts[pack]++;
     this.packSizes[pack] += (rawLength !== 0 ? COMPRESSED_ENTRY_SIZE : PLAIN_ENTRY_SIZE) + length;
     this.count = e + 1;
+    if (copy) this.laterCopies.push(e);
     if (this.count * 4 > this.slots.length * 3) this.rehash(this.slots.length * 2);
     else this.slots[s] = e + 1;
     if (this.pending.size > 0) this.pending.delete(pendingKey(TYPE_NAME[code], this.entryId(e)));

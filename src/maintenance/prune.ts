@@ -213,55 +213,37 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
   const stats = emptyStats();
 
   // 0. One pass over the index into flat arrays: later passes touch no strings but the keys.
-  const count = index.blobCount;
-  const keys: BlobKey[] = new Array<BlobKey>(count);
-  const packOf = new Uint32Array(count);
-  const lengths = new Float64Array(count);
-  const isTree = new Uint8Array(count);
-  const isCompressed = new Uint8Array(count);
+  // Works on the index's columns and first-copy numbers (typed arrays) rather than a string
+  // key per entry: at millions of blobs the strings and Set lookups dominated the plan.
+  const { count, types, packOf: indexPackOf, lengths, uncompressedLengths } = index.entryColumns();
+  const firstCopy = index.firstCopies();
+  // Pack ordinals in order of first appearance among the entries (the order of the plan's maps).
   const packIds: Id[] = [];
-  const packOrdinal = new Map<Id, number>();
+  const packOf = new Uint32Array(count);
   {
-    let i = 0;
-    for (const e of index.entries()) {
-      let ordinal = packOrdinal.get(e.packId);
-      if (ordinal === undefined) {
+    const ordinalOf = new Int32Array(index.packCount).fill(-1);
+    for (let i = 0; i < count; i++) {
+      const indexOrdinal = indexPackOf[i];
+      let ordinal = ordinalOf[indexOrdinal];
+      if (ordinal < 0) {
         ordinal = packIds.length;
-        packIds.push(e.packId);
-        packOrdinal.set(e.packId, ordinal);
+        packIds.push(index.packIdOf(indexOrdinal));
+        ordinalOf[indexOrdinal] = ordinal;
       }
-      keys[i] = blobKey(e.type, e.id);
       packOf[i] = ordinal;
-      lengths[i] = e.length;
-      isTree[i] = e.type === 'tree' ? 1 : 0;
-      isCompressed[i] = e.uncompressedLength !== 0 ? 1 : 0;
-      i++;
     }
   }
 
-  // 1. Classify every index entry: the first copy of a used blob is used, later copies are
-  //    duplicates, the rest unused.
-  const keepBlobs = new Set<BlobKey>();
-  /** Duplicated blob → copies not yet assigned (restic counts from 2, saturating at 255). */
-  const duplicates = new Map<BlobKey, number>();
-  for (let i = 0; i < count; i++) {
-    const key = keys[i];
-    if (keepBlobs.has(key)) {
-      const n = duplicates.get(key);
-      duplicates.set(key, n === undefined ? 2 : Math.min(n + 1, 255));
-      stats.size.duplicate += lengths[i];
-      stats.blobs.duplicate++;
-    } else if (usedBlobs.has(key)) {
-      keepBlobs.add(key);
-      stats.size.used += lengths[i];
-      stats.blobs.used++;
-    } else {
-      stats.size.unused += lengths[i];
-      stats.blobs.unused++;
-    }
+  // The used blobs' keys, stored at their first entry; keys the index lacks abort the plan.
+  const usedKeyAt: Array<BlobKey | undefined> = new Array<BlobKey | undefined>(count);
+  const notFound: BlobKey[] = [];
+  for (const key of usedBlobs) {
+    const { type, id } = parseBlobKey(key);
+    const e = index.firstEntry(type, id);
+    if (e < 0) notFound.push(key);
+    else usedKeyAt[e] = key;
   }
-  if (keepBlobs.size !== usedBlobs.size) {
-    const notFound = [...usedBlobs].filter((k) => !keepBlobs.has(k));
+  if (notFound.length > 0) {
     throw new ResticError(
       'BLOB_NOT_FOUND',
       `${formatBlobSet(notFound)} not found in the index\n\n` +
@@ -271,38 +253,63 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
     );
   }
 
+  // 1. Classify every index entry: the first copy of a used blob is used, later copies are
+  //    duplicates, the rest unused. Per blob (at its first entry): kept (a used copy seen),
+  //    duplicated, and copies not yet assigned (restic counts from 2, saturating at 255).
+  const kept = new Uint8Array(count);
+  const duplicated = new Uint8Array(count);
+  const copiesLeft = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const c = firstCopy[i];
+    if (kept[c]) {
+      duplicated[c] = 1;
+      copiesLeft[c] = copiesLeft[c] === 0 ? 2 : Math.min(copiesLeft[c] + 1, 255);
+      stats.size.duplicate += lengths[i];
+      stats.blobs.duplicate++;
+    } else if (usedKeyAt[c] !== undefined) {
+      kept[c] = 1;
+      stats.size.used += lengths[i];
+      stats.blobs.used++;
+    } else {
+      stats.size.unused += lengths[i];
+      stats.blobs.unused++;
+    }
+  }
+
   // 2. Per pack: header bytes count as used; non-duplicate blobs as classified.
   const infos: PackInfo[] = packIds.map((packId) => ({ usedBlobs: 0, unusedBlobs: 0, usedSize: index.packSize(packId) ?? 0, unusedSize: 0, type: 'data', uncompressed: false }));
   const typeSeen = new Uint8Array(packIds.length);
+  let anyDuplicate = false;
   for (let i = 0; i < count; i++) {
     const p = infos[packOf[i]];
     p.usedSize -= lengths[i]; // packSize includes every blob: leave only the header bytes
-    const type: BlobType = isTree[i] ? 'tree' : 'data';
+    const type: BlobType = types[i] === 1 ? 'tree' : 'data';
     if (typeSeen[packOf[i]] === 0) {
       typeSeen[packOf[i]] = 1;
       p.type = type;
     } else if (p.type !== type) {
       p.type = 'mixed';
     }
-    const key = keys[i];
-    if (duplicates.has(key)) {
-      // decided below
-    } else if (keepBlobs.has(key)) {
+    const c = firstCopy[i];
+    if (duplicated[c]) {
+      // decided below, once every pack's used count is known
+      anyDuplicate = true;
+    } else if (kept[c]) {
       p.usedSize += lengths[i];
       p.usedBlobs++;
     } else {
       p.unusedSize += lengths[i];
       p.unusedBlobs++;
     }
-    if (!isCompressed[i]) p.uncompressed = true;
+    if (uncompressedLengths[i] === 0) p.uncompressed = true;
   }
-  // 3. Exactly one copy of each duplicated blob becomes used: the first one found in a pack
-  //    that already has used blobs, else the last copy.
-  if (duplicates.size > 0) {
+  if (anyDuplicate) {
+    // 3. Exactly one copy of each duplicated blob becomes used: the first one found in a pack
+    //    that already has used blobs, else the last copy.
     for (let i = 0; i < count; i++) {
-      const key = keys[i];
-      const n = duplicates.get(key);
-      if (n === undefined) continue;
+      const c = firstCopy[i];
+      if (!duplicated[c]) continue;
+      const n = copiesLeft[c];
       const p = infos[packOf[i]];
       if (n === 0) {
         p.unusedSize += lengths[i];
@@ -310,11 +317,11 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
       } else if (p.usedBlobs > 0 || n === 1) {
         p.usedSize += lengths[i];
         p.usedBlobs++;
-        duplicates.set(key, 0);
+        copiesLeft[c] = 0;
       } else {
         p.unusedSize += lengths[i];
         p.unusedBlobs++;
-        duplicates.set(key, n - 1);
+        copiesLeft[c] = n - 1;
       }
     }
   }
@@ -467,6 +474,7 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
   stats.packs.remove = removePacks.size;
 
   // Blobs that also live in packs that stay need not be copied.
+  const keepBlobs = new Set<BlobKey>();
   if (repackPacks.size > 0) {
     const goes = new Uint8Array(packIds.length);
     packIds.forEach((id, o) => {
@@ -474,9 +482,13 @@ export async function planPruneWithUsedBlobs(repo: Repository, usedBlobs: Readon
       // other copy sits in a missing pack is still carried over.)
       if (removePacks.has(id) || repackPacks.has(id) || ignorePacks.has(id)) goes[o] = 1;
     });
-    for (let i = 0; i < count; i++) if (!goes[packOf[i]]) keepBlobs.delete(keys[i]);
-  } else {
-    keepBlobs.clear();
+    const staysElsewhere = new Uint8Array(count);
+    for (let i = 0; i < count; i++) if (!goes[packOf[i]]) staysElsewhere[firstCopy[i]] = 1;
+    // in entry order of each blob's first copy, as restic's set was filled
+    for (let i = 0; i < count; i++) {
+      const key = usedKeyAt[i];
+      if (key !== undefined && !staysElsewhere[i]) keepBlobs.add(key);
+    }
   }
 
   const plan: PrunePlan = { removePacksFirst, repackPacks, keepBlobs, removePacks, ignorePacks, decisions, packs, stats, targetPackSize, snapshotCount };
