@@ -43,6 +43,7 @@ function makeSource(root: string): void {
   writeFileSync(join(src, 'we<ir>d&"name\\.txt'), 'odd\n');
   writeFileSync(join(src, 'ünïcödé €'), 'unicode\n');
   writeFileSync(join(src, 'tab\tand\nnewline'), 'ctl\n');
+  writeFileSync(join(src, 'bs\bff\fsoh\x01'), 'go 1.19 escapes\n');
   symlinkSync('dir/a.txt', join(src, 'link'));
   symlinkSync('does/not/exist', join(src, 'dangling'));
   writeFileSync(join(src, 'hard1'), 'linked content\n');
@@ -292,7 +293,7 @@ for (const name of ['v1', 'v2-auto', 'v2-off', 'v2-max']) {
           expect(r.stdout).toBe(theirs('stats', ...json, '--mode', mode).stdout);
         }
       }
-      for (const pattern of full ? [['*.txt'], ['--json', 'hard*', 'dir'], ['-i', 'BAD*'], ['--json', '/src/dir/**'], ['--long', 'link']] : [['--json', '*.txt']]) {
+      for (const pattern of full ? [['*.txt'], ['--json', 'hard*', 'dir'], ['-i', 'BAD*'], ['--json', '/src/dir/**'], ['--long', 'link'], ['--json', 'bs*']] : [['--json', '*.txt']]) {
         const r = await ours(args('find', ...pattern));
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout).toBe(theirs('find', ...pattern).stdout);

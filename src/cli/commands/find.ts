@@ -14,22 +14,22 @@ import { findInSnapshot } from '../../restorer/find.js';
 import { globToRegExp, parsePattern } from '../../restorer/filter.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime } from '../output.js';
-import { formatNodeLong } from './ls.js';
+import { formatNodeLong, RESTIC_014_JSON } from './ls.js';
 import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
 import { selectSnapshots } from './stats.js';
 
 /** restic 0.14's find JSON for a node: path and permissions, then Node's fields minus name/inode/xattrs/device/content/subtree. */
 export function findNodeJson(path: Uint8Array, node: TreeNode): string {
-  let s = `{"path":${goJsonString(path)},"permissions":${goJsonString(goFileModeString(node.mode))},"type":${goJsonString(node.type)}`;
+  let s = `{"path":${goJsonString(path, RESTIC_014_JSON)},"permissions":${goJsonString(goFileModeString(node.mode), RESTIC_014_JSON)},"type":${goJsonString(node.type, RESTIC_014_JSON)}`;
   if (node.mode !== 0) s += `,"mode":${node.mode >>> 0}`;
   s += `,"mtime":"${node.mtime.toString()}","atime":"${node.atime.toString()}","ctime":"${node.ctime.toString()}","uid":${node.uid},"gid":${node.gid}`;
-  if (node.user !== '') s += `,"user":${goJsonString(node.user)}`;
-  if (node.group !== '') s += `,"group":${goJsonString(node.group)}`;
+  if (node.user !== '') s += `,"user":${goJsonString(node.user, RESTIC_014_JSON)}`;
+  if (node.group !== '') s += `,"group":${goJsonString(node.group, RESTIC_014_JSON)}`;
   if (node.deviceId !== 0n) s += `,"device_id":${goJsonNumber(node.deviceId)}`;
   if (node.size !== 0n) s += `,"size":${goJsonNumber(node.size)}`;
   if (node.links !== 0n) s += `,"links":${goJsonNumber(node.links)}`;
-  if (node.linkTarget.length > 0) s += `,"linktarget":${goJsonString(node.linkTarget)}`;
-  if (node.error !== '') s += `,"error":${goJsonString(node.error)}`;
+  if (node.linkTarget.length > 0) s += `,"linktarget":${goJsonString(node.linkTarget, RESTIC_014_JSON)}`;
+  if (node.error !== '') s += `,"error":${goJsonString(node.error, RESTIC_014_JSON)}`;
   return s + '}';
 }
 

@@ -20,12 +20,18 @@ import { formatLocalTime } from '../output.js';
 import { snapshotToCliJson, sortedGoStrings } from '../../format/snapshot.js';
 import { SNAPSHOT_FILTER_FLAGS, latestFilter, snapshotFilterFromFlags } from './snapshots.js';
 
+/**
+ * JSON string options for output that must equal restic 0.14's: that binary is built with Go
+ * 1.19, which writes \b and \f as \u0008 and \u000c.
+ */
+export const RESTIC_014_JSON = { legacyControlEscapes: true } as const;
+
 /** restic's lsNodeJSON line for one node (without the newline). */
 export function lsNodeJson(path: Uint8Array, node: TreeNode): string {
-  let s = `{"name":${goJsonString(node.name)},"type":${goJsonString(node.type)},"path":${goJsonString(path)},"uid":${node.uid},"gid":${node.gid}`;
+  let s = `{"name":${goJsonString(node.name, RESTIC_014_JSON)},"type":${goJsonString(node.type, RESTIC_014_JSON)},"path":${goJsonString(path, RESTIC_014_JSON)},"uid":${node.uid},"gid":${node.gid}`;
   if (node.type === 'file') s += `,"size":${goJsonNumber(node.size)}`;
   if (node.mode !== 0) s += `,"mode":${node.mode >>> 0}`;
-  s += `,"permissions":${goJsonString(goFileModeString(node.mode))}`;
+  s += `,"permissions":${goJsonString(goFileModeString(node.mode), RESTIC_014_JSON)}`;
   s += `,"mtime":"${node.mtime.toString()}","atime":"${node.atime.toString()}","ctime":"${node.ctime.toString()}","struct_type":"node"}`;
   return s;
 }
@@ -92,10 +98,10 @@ export function hasPathPrefix(base: string, p: string): boolean {
  * grouping), `ls` prints the paths in their stored order.
  */
 export function lsSnapshotJson(entry: SnapshotEntry): string {
-  let json = snapshotToCliJson(entry.snapshot, entry.id);
+  let json = snapshotToCliJson(entry.snapshot, entry.id, RESTIC_014_JSON);
   const paths = entry.snapshot.paths;
   if (paths && paths.length > 1) {
-    const list = (l: readonly string[]): string => `"paths":[${l.map((p) => goJsonString(p)).join(',')}]`;
+    const list = (l: readonly string[]): string => `"paths":[${l.map((p) => goJsonString(p, RESTIC_014_JSON)).join(',')}]`;
     json = json.replace(list(sortedGoStrings(paths)), list(paths));
   }
   return `${json.slice(0, -1)},"struct_type":"snapshot"}`;
