@@ -600,6 +600,8 @@ class FileSystemArchiver {
       return undefined;
     }
     const node = nodeFromStats(name, st, this.names);
+    // restic ignores sockets: they cannot be restored meaningfully.
+    if (node.type === 'socket') return undefined;
     if (!isTarget && this.excludes.excludedBySize(node.type === 'dir', Number(st.size))) return undefined;
     if (this.allowedDevices && !isTarget && !this.allowedDevices.has(st.dev)) {
       // --one-file-system: other file systems are left out (restic keeps only their mount point dir).

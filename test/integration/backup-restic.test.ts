@@ -200,6 +200,26 @@ describe('backup cross-tests with restic 0.14', () => {
     restic(['check', '--read-data'], { repo });
   });
 
+  it('device nodes give the same tree as restic; sockets are left out as restic does', async () => {
+    const devDir = path.join(dir.path, 'devices');
+    mkdirSync(devDir);
+    execFileSync('mknod', [path.join(devDir, 'null'), 'c', '1', '3']);
+    execFileSync('mknod', [path.join(devDir, 'loop'), 'b', '7', '200']);
+    execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(path.join(devDir, 'sock'))})`]);
+    writeFileSync(path.join(devDir, 'plain'), 'x');
+    const repo = path.join(dir.path, 'repo-devices');
+    restic(['init'], { repo });
+    restic(['backup', devDir], { repo });
+    const theirs = latestSnapshot(repo);
+    await oursOk(['-r', repo, 'backup', '--force', devDir]);
+    const mine = latestSnapshot(repo);
+    expect(mine.id).not.toBe(theirs.id);
+    const tree = subtreeOf(repo, mine.tree, devDir);
+    expect(tree).toBe(subtreeOf(repo, theirs.tree, devDir));
+    const names = (JSON.parse(restic(['cat', 'blob', tree], { repo }).stdout).nodes as { name: string; type: string }[]).map((n) => `${n.name}:${n.type}`);
+    expect(names).toEqual(['loop:dev', 'null:chardev', 'plain:file']);
+  });
+
   it('--json summary counts equal restic 0.14 for the same tree (first and unchanged backup)', async () => {
     const theirsRepo = path.join(dir.path, 'repo-json-theirs');
     const mineRepo = path.join(dir.path, 'repo-json-mine');
