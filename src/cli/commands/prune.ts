@@ -8,6 +8,7 @@
  * the n-th (default first) occurrence of that step. Integration tests use it to check that an
  * interrupted prune leaves a repository restic accepts. Never set it otherwise.
  */
+import { parseLocation } from '../../backend/location.js';
 import { shortId, type Id } from '../../format/id.js';
 import { applyPrunePlan, type PruneStep } from '../../maintenance/prune-apply.js';
 import { parseMaxUnused, parseSize, planPrune, type PruneOptions, type PrunePlan, type PruneStats } from '../../maintenance/prune.js';
@@ -106,6 +107,15 @@ function killHook(env: CommandContext['env']): ((step: PruneStep) => void) | und
   };
 }
 
+function isS3Location(repository: string | undefined): boolean {
+  if (repository === undefined) return true; // unknown: let the object-lock check decide
+  try {
+    return parseLocation(repository).scheme !== 'local';
+  } catch {
+    return true;
+  }
+}
+
 /**
  * restic's runPruneWithRepo: index, plan, statistics, then (unless dry-run) the crash-safe
  * apply. The caller has opened the repository with an exclusive lock.
@@ -118,7 +128,9 @@ export async function runPruneWithRepo(ctx: CommandContext, repo: Repository, op
   out.info('loading indexes...');
   await repo.loadIndex();
   // Object-locked S3 bucket (issue 5): keep locked packs out of repacking, report what stays stored.
-  const objectLock = await (await import('./s3.js')).pruneObjectLock(ctx, repo.backend);
+  // Only an S3 repository can have object lock; the module that checks it loads the AWS SDK
+  // (~0.25 s of CPU), which a local repository should not pay for.
+  const objectLock = isS3Location(ctx.global.repository) ? await (await import('./s3.js')).pruneObjectLock(ctx, repo.backend) : undefined;
   const plan: PrunePlan = await planPrune(repo, {
     ...options,
     ...(objectLock ? { lockedPacks: objectLock.lockedPacks } : {}),
