@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeResticRepo, passwordFile, requireRestic, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { cheapenKeys, makeResticRepo, passwordFile, requireRestic, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 
 // Type-only imports make `npm test`'s tsc typecheck the examples (tsconfig includes test/, not examples/).
@@ -54,12 +54,15 @@ let exampleRepo: string;
 const examplePassword = 'correct horse battery staple';
 let examplePasswordFile: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   requireRestic();
   work = tempDir('restic-ts-docs-');
   exampleRepo = join(work.path, 'example-repo');
   cpSync(join(root, 'fixtures', 'example-repo'), exampleRepo, { recursive: true });
   examplePasswordFile = join(root, 'fixtures', 'example-repo.password');
+  // The fixture's key has restic's calibrated scrypt (~1 s per open on this machine); the copy
+  // gets a cheap one, since every example and restic run below opens it.
+  await cheapenKeys(exampleRepo, [examplePassword]);
 });
 afterAll(() => work?.cleanup());
 
@@ -123,9 +126,10 @@ describe('examples that write, checked with restic', () => {
     writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(300_000, 7));
   });
 
-  it('backup.ts creates a repository and writes three snapshots restic accepts', () => {
+  it('backup.ts creates a repository and writes three snapshots restic accepts', async () => {
     const out = ok(example('backup.ts', [repo, pwFile, src])).stdout;
     expect(out).toMatch(/created repository [0-9a-f]{64} \(version 2\)/);
+    await cheapenKeys(repo, [TEST_PASSWORD]); // the example made a calibrated key; later opens need not pay for it
     expect(resticIds(repo, TEST_PASSWORD)).toHaveLength(3);
     restic(['check', '--read-data'], { repo });
     const files = restic(['ls', 'latest', '--path', src], { repo }).stdout;
@@ -163,6 +167,7 @@ describe('examples that write, checked with restic', () => {
     const dstPw = join(work.path, 'dst-password.txt');
     writeFileSync(dstPw, 'destination\n');
     expect(ok(example('copy.ts', [exampleRepo, examplePasswordFile, dst, dstPw])).stdout).toContain('3 copied, 0 skipped');
+    await cheapenKeys(dst, ['destination']);
     expect(ok(example('copy.ts', [exampleRepo, examplePasswordFile, dst, dstPw])).stdout).toContain('0 copied, 3 skipped');
     restic(['check', '--read-data'], { repo: dst, password: 'destination' });
     const configOf = (r: string, pw: string) => JSON.parse(restic(['cat', 'config'], { repo: r, password: pw }).stdout) as { chunker_polynomial: string };
