@@ -11,6 +11,7 @@
  * unless `forget`, the tag `repaired` (the damaged snapshot stays); with `forget` the old
  * snapshot file is deleted after the new one is stored. The caller holds an exclusive lock.
  */
+import { TransientBackendError } from '../backend/errors.js';
 import { isResticError } from '../errors.js';
 import { shortId, type Id } from '../format/id.js';
 import { encodeTree, type TreeNode } from '../format/node.js';
@@ -42,6 +43,13 @@ export interface RepairSnapshotsResult {
 }
 
 const REPAIRED_TAG = 'repaired';
+
+/** Errors that mean the tree blob itself is missing or damaged (every copy), not that reading failed. */
+const TREE_DAMAGE_CODES: ReadonlySet<string> = new Set(['BLOB_NOT_FOUND', 'CORRUPT', 'MAC_FAILED', 'FILE_NOT_FOUND']);
+
+function isTreeDamage(err: unknown): boolean {
+  return isResticError(err) && !(err instanceof TransientBackendError) && TREE_DAMAGE_CODES.has(err.code);
+}
 
 function joinPath(prefix: string, name: string): string {
   return prefix.endsWith('/') ? prefix + name : `${prefix}/${name}`;
@@ -76,7 +84,10 @@ export async function repairSnapshots(repo: Repository, snapshots: readonly Snap
     try {
       nodes = (await repo.loadTree(id)).nodes;
     } catch (err) {
-      if (!isResticError(err) || err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_AUTH') throw err;
+      // Only a tree that is really gone or damaged is replaced. A server error, a permission
+      // problem or an interruption says nothing about the tree: treating it as damage would
+      // empty directories or (root) delete the snapshot over a passing failure.
+      if (!isTreeDamage(err)) throw err;
       if (path === '/') {
         done.set(id, null);
         return null;
