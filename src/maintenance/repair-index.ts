@@ -9,7 +9,8 @@
  * the new index files are stored before any old one is deleted.
  */
 import { relativePath } from '../backend/backend.js';
-import { isResticError } from '../errors.js';
+import { TransientBackendError } from '../backend/errors.js';
+import { isResticError, type ResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import { parseIndexFile } from '../index/index-file.js';
 import { MasterIndex } from '../index/master-index.js';
@@ -46,6 +47,16 @@ export interface RepairIndexResult {
   removedIndexFiles: Id[];
 }
 
+/**
+ * Errors that mean a file is damaged or gone. Anything else (a server error after the retries,
+ * a permission problem, an interruption) aborts the repair before any old index file goes.
+ */
+const DAMAGE_CODES: ReadonlySet<string> = new Set(['CORRUPT', 'MAC_FAILED', 'FILE_NOT_FOUND', 'UNSUPPORTED_VERSION']);
+
+function isDamage(err: unknown): err is ResticError {
+  return isResticError(err) && !(err instanceof TransientBackendError) && DAMAGE_CODES.has(err.code);
+}
+
 export async function repairIndex(repo: Repository, options: RepairIndexOptions = {}): Promise<RepairIndexResult> {
   const emit = options.onProgress ?? (() => undefined);
   const oldIndexFiles = await repo.listIds('index');
@@ -55,13 +66,24 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions 
       try {
         old.addIndexFile(fileId, parseIndexFile(await repo.loadUnpacked('index', fileId), fileId));
       } catch (err) {
-        if (!isResticError(err) || err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_AUTH') throw err;
+        if (!isDamage(err)) throw err;
         emit({ kind: 'index-damaged', file: relativePath('index', fileId), message: err.message });
       }
     }
   }
   const stored = new Map<Id, number>();
   for await (const info of repo.list('pack')) stored.set(info.name.toLowerCase(), info.size);
+  // An indexed pack the listing does not show is asked for directly before its entries are
+  // dropped: a listing that lags behind (an eventually consistent store) must not turn an
+  // existing pack into an unreferenced one, which the next prune would delete.
+  for (const packId of old.packIds()) {
+    if (stored.has(packId)) continue;
+    try {
+      stored.set(packId, (await repo.backend.stat('pack', packId)).size);
+    } catch (err) {
+      if (!isResticError(err, 'FILE_NOT_FOUND')) throw err;
+    }
+  }
 
   const packs = new Map<Id, PackedBlob[]>();
   const toRead: Id[] = [];
@@ -80,7 +102,9 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions 
         packs.set(packId, await readPackHeader(repo.backend, repo.masterKey, packId, stored.get(packId)));
         emit({ kind: 'pack-read', packId });
       } catch (err) {
-        if (!isResticError(err) || err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_AUTH') throw err;
+        // A pack left out here ends up unreferenced once the old index files are deleted, and
+        // the next prune deletes it: only a pack that is really damaged (or gone) may be left out.
+        if (!isDamage(err)) throw err;
         damagedPacks.push(packId);
         emit({ kind: 'pack-damaged', packId, file: relativePath('pack', packId), message: err.message });
       }
