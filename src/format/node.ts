@@ -739,20 +739,23 @@ function idAt(t: string, p: number): Id | undefined {
   return t.slice(p + 1, p + 65);
 }
 
-/** A canonical time string at `p`: [time, end of the closing quote + 1], or undefined. */
+// The last canonical time the fast path parsed: atime often repeats mtime, and siblings
+// written together share times. (A one-entry cache costs less than a Map lookup per time.)
+let lastFastTimeText = '';
+let lastFastTime: GoTime = ZERO_GO_TIME;
+
+/** A canonical time string at `p` (its opening quote), or undefined. */
 function canonicalTimeAt(t: string, p: number): GoTime | undefined {
   const end = plainStringEnd(t, p);
   if (end < 0) return undefined;
   const s = t.slice(p + 1, end);
-  let cached = parsedTimes.get(s);
-  if (cached === undefined) {
-    const fast = parseTimeFast(s);
-    if (fast === undefined) return undefined; // the general path parses (or rejects) it
-    cached = { time: fast, canonical: isCanonicalTimeText(s, fast) };
-    if (parsedTimes.size >= 4096) parsedTimes.clear();
-    parsedTimes.set(s, cached);
-  }
-  return cached.canonical ? cached.time : undefined;
+  if (s === lastFastTimeText) return lastFastTime;
+  const time = parseTimeFast(s);
+  // unusual layouts go to the general path, which parses (or rejects) them
+  if (time === undefined || !isCanonicalTimeText(s, time)) return undefined;
+  lastFastTimeText = s;
+  lastFastTime = time;
+  return time;
 }
 
 // Position after the last successful fast-path step (module state: one small integer instead
