@@ -119,10 +119,12 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
 
   // 2. Repack.
   const newPacks: { id: Id; blobs: PackedBlob[] }[] = [];
+  const newPackSizes = new Map<Id, number>();
   if (plan.repackPacks.size > 0) {
     await step('repacking');
     const repacked = await repack(repo, plan, options, async (pack) => {
-      newPacks.push(pack);
+      newPackSizes.set(pack.id, pack.size);
+      newPacks.push({ id: pack.id, blobs: pack.blobs });
       result.newPacks.push(pack.id);
       await step('new-pack-written', pack.id);
     });
@@ -169,6 +171,18 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     await step('old-index-deleted');
     // The repository's in-memory index now matches the files (the dropped packs are gone from it).
     repo.setIndex(rebuilt);
+    // An old index file that could not be deleted still lists the packs about to go: deleting
+    // them would leave an index naming missing packs. Stop here, as restic does; the packs
+    // stay (duplicates at worst) and the next prune finishes the job.
+    const keptIndexFiles = result.failedDeletions.filter((f) => f.file.startsWith('index/'));
+    if (keptIndexFiles.length > 0) {
+      throw new ResticError(
+        'FATAL',
+        `unable to remove ${keptIndexFiles.length} obsolete index file(s) (${keptIndexFiles.map((f) => `${f.file}: ${f.error}`).join('; ')}); ` +
+          'no pack was deleted, the repository is consistent; run prune again',
+        { file: keptIndexFiles[0].file },
+      );
+    }
   }
 
   // 4. Old packs.
@@ -206,7 +220,7 @@ async function repack(
   repo: Repository,
   plan: PrunePlan,
   options: ApplyPruneOptions,
-  onPackStored: (pack: { id: Id; blobs: PackedBlob[] }) => Promise<void>,
+  onPackStored: (pack: { id: Id; blobs: PackedBlob[]; size: number }) => Promise<void>,
 ): Promise<{ indexFiles: Id[] }> {
   const index = repo.index;
   const remaining = new Set<BlobKey>(plan.keepBlobs);
@@ -220,7 +234,7 @@ async function repack(
     await verifyPack(repo.masterKey, pack);
     await repo.backend.write('pack', pack.id, pack.bytes);
     indexWriter.addPack(pack.id, pack.blobs);
-    await onPackStored({ id: pack.id, blobs: pack.blobs });
+    await onPackStored({ id: pack.id, blobs: pack.blobs, size: pack.bytes.length });
   };
 
   /** Reads a pack whole; undefined when it cannot be read (each blob then falls back to another copy). */
