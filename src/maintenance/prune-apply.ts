@@ -158,6 +158,10 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
       if (batchBlobs >= INDEX_MAX_BLOBS) await writeBatch();
     }
     if (batch.length > 0) await writeBatch();
+    // Verify before deleting: every new pack is stored with its size, and every new index file
+    // reads back intact (hash, MAC). Only then may the old index files, and later the packs
+    // they list, go.
+    await verifyStored(repo, newPackSizes, [...result.repackIndexFiles, ...result.newIndexFiles]);
     await step('index-written');
     await step('deleting-index');
     const fresh = new Set(result.newIndexFiles);
@@ -195,6 +199,30 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
   }
   await step('done');
   return result;
+}
+
+/** Stat every new pack (size as written) and read back every new index file (hash and MAC checked). */
+async function verifyStored(repo: Repository, packSizes: ReadonlyMap<Id, number>, indexFiles: readonly Id[]): Promise<void> {
+  for (const [id, size] of packSizes) {
+    const file = relativePath('pack', id);
+    let stored: number;
+    try {
+      stored = (await repo.backend.stat('pack', id)).size;
+    } catch (err) {
+      throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new pack ${file} cannot be found after it was written: ${(err as Error).message}; nothing was deleted`, { file, cause: err });
+    }
+    if (stored !== size) {
+      throw new ResticError('CORRUPT', `new pack ${file} is stored with ${stored} bytes, ${size} were written; nothing was deleted`, { file });
+    }
+  }
+  for (const id of indexFiles) {
+    try {
+      await repo.loadUnpacked('index', id);
+    } catch (err) {
+      const file = relativePath('index', id);
+      throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new index file ${file} does not read back: ${(err as Error).message}; nothing was deleted`, { file, cause: err });
+    }
+  }
 }
 
 /** Reads one blob out of an already loaded pack file; checks MAC, length and hash. */

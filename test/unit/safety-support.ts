@@ -24,9 +24,10 @@ export interface FaultRule {
   /**
    * `before`: the call fails without effect. `after`: the call takes effect, then its answer
    * is "lost" (the error is thrown anyway) — a write or delete that happened although the
-   * client saw a failure.
+   * client saw a failure. `drop`: the call reports success but does nothing (a store that
+   * loses a write it acknowledged).
    */
-  when?: 'before' | 'after';
+  when?: 'before' | 'after' | 'drop';
 }
 
 /** A server error after the retries gave up: a ResticError, but not one about the file's content. */
@@ -53,6 +54,7 @@ export class FaultBackend implements Backend {
       const n = (this.counts.get(rule) ?? 0) + 1;
       this.counts.set(rule, n);
       if (rule.nth === undefined || rule.nth === n) {
+        if (rule.when === 'drop') return undefined as T;
         const error = (rule.error ?? serverError)();
         if (rule.when === 'after') await fn();
         throw error;
