@@ -136,6 +136,11 @@ export class BlobSaver {
     if (workers > 0 && !options.dryRun) this.pool = new BlobWorkerPool(options.key, workers);
   }
 
+  /** Waits for the worker threads to load (they are used once ready); false when there are none. */
+  async workersReady(): Promise<boolean> {
+    return this.pool ? this.pool.waitReady() : false;
+  }
+
   /** Stops the worker threads (call after `flush`, or when giving up). */
   async close(): Promise<void> {
     const pool = this.pool;
@@ -170,7 +175,8 @@ export class BlobSaver {
     } else {
       let sealed: Uint8Array;
       let compressed: boolean;
-      const pool = this.pool;
+      // Until the workers have loaded, do the work here rather than wait for them.
+      const pool = this.pool?.isReady ? this.pool : undefined;
       let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;
       if (pool) {
         try {
@@ -241,7 +247,7 @@ export class BlobSaver {
 
   private async upload(pack: FinishedPack): Promise<void> {
     if (this.options.verify !== false) {
-      if (this.pool) await this.pool.verify(pack);
+      if (this.pool?.isReady) await this.pool.verify(pack);
       else await verifyPack(this.options.key, pack);
     }
     await this.options.backend.write('pack', pack.id, pack.bytes);

@@ -57,6 +57,8 @@ export class BlobWorkerPool {
   private closing = false;
   /** True when a worker could not start (e.g. it could not load): callers fall back to the calling thread. */
   broken = false;
+  /** True once every worker has loaded (until then callers may do the work themselves). */
+  isReady = false;
 
   /** Resolves when every worker has loaded; rejects (and marks the pool broken) if one cannot start. */
   private readonly ready: Promise<void>;
@@ -103,13 +105,23 @@ export class BlobWorkerPool {
       this.workers.push(slot);
     }
     this.ready = Promise.all(readies).then(
-      () => undefined,
+      () => {
+        this.isReady = true;
+      },
       (err: unknown) => {
         this.broken = true;
         throw err;
       },
     );
     this.ready.catch(() => undefined); // observed by send(); avoid an unhandled rejection
+  }
+
+  /** Waits until the workers have loaded; false when they could not start. */
+  async waitReady(): Promise<boolean> {
+    return this.ready.then(
+      () => true,
+      () => false,
+    );
   }
 
   private fail(err: unknown): void {

@@ -165,6 +165,7 @@ describe('BlobSaver', () => {
   it('gives the same packs through worker threads', async () => {
     const { backend, key, saver } = setup(2, { workers: 2 });
     try {
+      expect(await saver.workersReady()).toBe(true);
       const big = new Uint8Array(300 * 1024);
       for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
       const kept = new Uint8Array(200 * 1024).fill(9);
