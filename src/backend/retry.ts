@@ -92,10 +92,17 @@ export class RetryBackend implements Backend {
         await this.inner.write(type, name, data);
       } catch (err) {
         // A retried write may find the file that the "failed" attempt stored after all
-        // (the answer was lost, not the upload). Same name and size: it is our file.
+        // (the answer was lost, not the upload). Every file but `config` is named by the
+        // SHA-256 of its bytes, so same name and size means our file. The config is not: a
+        // concurrent `init` may have stored its own config (same size, other master key)
+        // meanwhile, so its bytes are compared.
         if (attempt > 1 && isResticError(err, 'ALREADY_EXISTS')) {
-          const existing = await this.inner.stat(type, name);
-          if (existing.size === data.length) return;
+          if (type === 'config') {
+            if (sameBytes(await this.inner.read(type, name), data)) return;
+          } else {
+            const existing = await this.inner.stat(type, name);
+            if (existing.size === data.length) return;
+          }
         }
         throw err;
       }
@@ -132,4 +139,10 @@ export class RetryBackend implements Backend {
     this.options.onRetry?.({ ...what, attempt, delayMs, error: err });
     await this.sleep(delayMs);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
