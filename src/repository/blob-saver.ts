@@ -87,14 +87,21 @@ export function blobCompression(repoVersion: number, mode: CompressionMode, type
 }
 
 /**
- * zstd-compresses when asked, but keeps the original when the frame is not smaller
+ * zstd-compresses when asked. A *data* blob whose frame is not smaller is kept as it is
  * (incompressible data): both forms are valid for every reader, and a stored-as-is blob is
- * cheaper to verify and to restore. (restic itself stores the frame even when it grew.)
+ * cheaper to verify and to restore. Tree blobs are always stored compressed, as restic does:
+ * restic's prune repacks any tree pack holding an uncompressed blob ("mustCompress"), so an
+ * uncompressed tree blob would make every later prune rewrite that pack.
  */
-export async function compressIfSmaller(data: Uint8Array, level: Exclude<CompressionMode, 'off'> | null): Promise<{ payload: Uint8Array; compressed: boolean }> {
+export async function compressIfSmaller(
+  data: Uint8Array,
+  level: Exclude<CompressionMode, 'off'> | null,
+  type: BlobType,
+): Promise<{ payload: Uint8Array; compressed: boolean }> {
   if (level === null) return { payload: data, compressed: false };
   const frame = await compress(data, level);
-  return frame.length < data.length ? { payload: frame, compressed: true } : { payload: data, compressed: false };
+  if (type === 'tree' || frame.length < data.length) return { payload: frame, compressed: true };
+  return { payload: data, compressed: false };
 }
 
 export function checkPackSize(bytes: number): number {
@@ -180,7 +187,7 @@ export class BlobSaver {
       let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;
       if (pool) {
         try {
-          viaPool = await pool.seal(data, level, options.transfer === true);
+          viaPool = await pool.seal(data, level, type, options.transfer === true);
         } catch (err) {
           // A pool that never worked (worker could not start): do the work here instead.
           if (!pool.broken) throw err;
@@ -189,7 +196,7 @@ export class BlobSaver {
       }
       if (viaPool) ({ sealed, compressed } = viaPool);
       else {
-        const c = await compressIfSmaller(data, level);
+        const c = await compressIfSmaller(data, level, type);
         sealed = seal(this.options.key, c.payload);
         compressed = c.compressed;
       }

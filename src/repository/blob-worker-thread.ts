@@ -24,7 +24,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
   void (async () => {
     try {
       if (req.op === 'seal') {
-        const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null);
+        const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
         const sealed = seal(key, payload);
         reply({ id: req.id, ok: true, sealed, compressed }, sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? [sealed.buffer as ArrayBuffer] : []);
       } else {

@@ -13,10 +13,11 @@ import { Worker } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
 import type { MasterKey } from '../crypto/index.js';
 import { ResticError, type ErrorCode } from '../errors.js';
+import type { BlobType } from '../pack/header.js';
 import type { FinishedPack } from '../pack/packer.js';
 
 export type WorkerRequest =
-  | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null }
+  | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null; type: BlobType }
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
@@ -147,9 +148,9 @@ export class BlobWorkerPool {
    * Compresses (when `level` is set) and seals. With `transfer`, a buffer that spans its whole
    * ArrayBuffer moves to the worker without a copy and is unusable afterwards.
    */
-  async seal(data: Uint8Array, level: CompressionLevelMode | null, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
+  async seal(data: Uint8Array, level: CompressionLevelMode | null, type: BlobType, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
     const transferList = transfer && ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
-    const r = await this.send({ id: this.nextId++, op: 'seal', data, level }, transferList);
+    const r = await this.send({ id: this.nextId++, op: 'seal', data, level, type }, transferList);
     return r as { sealed: Uint8Array; compressed: boolean };
   }
 

@@ -229,9 +229,19 @@ describe('BlobWorkerPool', () => {
     // simulate a worker that dies while loading
     (pool as unknown as { workers: { worker: { emit(e: string, v: unknown): void } }[] }).workers[0].worker.emit('error', new Error('cannot load'));
     const data = new Uint8Array(100_000).fill(3);
-    await expect(pool.seal(data, null)).rejects.toThrow(/cannot load/);
+    await expect(pool.seal(data, null, 'data')).rejects.toThrow(/cannot load/);
     expect(pool.broken).toBe(true);
     expect(data.byteLength).toBe(100_000); // never transferred
     await pool.close();
+  });
+});
+
+describe('compressIfSmaller', () => {
+  it('keeps an incompressible data blob as it is, but always compresses tree blobs as restic does', async () => {
+    const { compressIfSmaller } = await import('../../src/repository/blob-saver.js');
+    const tiny = new TextEncoder().encode('{"nodes":[]}\n');
+    expect((await compressIfSmaller(tiny, 'auto', 'data')).compressed).toBe(false);
+    // restic's prune repacks tree packs that hold uncompressed blobs: trees must stay compressed.
+    expect((await compressIfSmaller(tiny, 'auto', 'tree')).compressed).toBe(true);
   });
 });
