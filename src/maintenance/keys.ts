@@ -6,11 +6,12 @@
  */
 import { hostname as osHostname, userInfo } from 'node:os';
 import { relativePath } from '../backend/backend.js';
-import { ResticError } from '../errors.js';
+import { sha256 } from '../crypto/index.js';
+import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import { createKeyFile, type KeyFile } from '../format/key-file.js';
 import type { ScryptParams } from '../crypto/primitives.js';
-import { type Id } from '../format/id.js';
+import { idFromBytes, type Id } from '../format/id.js';
 import type { Repository } from '../repository/repository.js';
 
 export interface AddKeyOptions {
@@ -70,6 +71,11 @@ export async function removeKey(repo: Repository, keyId: Id): Promise<void> {
     throw new ResticError('USAGE', 'refusing to remove key currently used to access repository', { file: relativePath('key', keyId) });
   }
   await repo.backend.stat('key', keyId);
+  if (repo.keyId === undefined && (await repo.listIds('key')).length <= 1) {
+    // Opened with a master key: no key in use protects the last one. Without a key file
+    // nobody can open the repository again.
+    throw new ResticError('USAGE', 'refusing to remove the last key of the repository', { file: relativePath('key', keyId) });
+  }
   await repo.backend.remove('key', keyId);
 }
 
@@ -81,6 +87,18 @@ export async function changePassword(repo: Repository, newPassword: string | Uin
   const old = repo.keyId;
   if (old === undefined) throw new ResticError('USAGE', 'the repository was opened with a master key, not a key file: no password to change');
   const added = await addKey(repo, newPassword, options);
+  // Verify before deleting: the new key file must read back as written (its name is the
+  // SHA-256 of its bytes), or the old key would go while the new one is unusable.
+  const file = relativePath('key', added.id);
+  let stored: Uint8Array;
+  try {
+    stored = await repo.backend.read('key', added.id);
+  } catch (err) {
+    throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new key ${file} cannot be read back: ${(err as Error).message}; the old key was kept`, { file, cause: err });
+  }
+  if (idFromBytes(sha256(stored)) !== added.id) {
+    throw new ResticError('CORRUPT', `new key ${file} does not read back as written; the old key was kept`, { file });
+  }
   await repo.backend.remove('key', old);
   return added;
 }
