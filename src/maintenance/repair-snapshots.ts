@@ -18,6 +18,7 @@ import { encodeTree, type TreeNode } from '../format/node.js';
 import { encodeSnapshotBytes, type Snapshot } from '../format/snapshot.js';
 import { BlobSaver } from '../repository/blob-saver.js';
 import type { Repository, SnapshotEntry } from '../repository/repository.js';
+import { readBack } from './tag.js';
 
 export type RepairSnapshotsEvent =
   | { kind: 'snapshot'; id: Id; snapshot: Snapshot }
@@ -155,6 +156,7 @@ export async function repairSnapshots(repo: Repository, snapshots: readonly Snap
       const newId = await repo.saveUnpacked('snapshot', encodeSnapshotBytes(repaired));
       emit({ kind: 'snapshot-saved', id, newId });
       if (options.forget) {
+        await readBack(repo, newId); // verify before deleting the damaged original
         await repo.backend.remove('snapshot', id);
         emit({ kind: 'old-snapshot-removed', id });
       }

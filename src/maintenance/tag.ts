@@ -4,7 +4,7 @@
  * one; `original` records the first ID the snapshot had (set only when still unset).
  */
 import { relativePath } from '../backend/backend.js';
-import { ResticError } from '../errors.js';
+import { ResticError, isResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import { encodeSnapshotBytes, type Snapshot } from '../format/snapshot.js';
 import type { Repository, SnapshotEntry } from '../repository/repository.js';
@@ -69,10 +69,22 @@ export async function tagSnapshots(
     const updated: Snapshot = { ...snapshot, tags, original: snapshot.original ?? id };
     delete updated.id;
     const newId = await repo.saveUnpacked('snapshot', encodeSnapshotBytes(updated));
+    // Verify before deleting: the new file reads back intact (hash, MAC) before the old goes.
+    await readBack(repo, newId);
     if (newId !== id) await repo.backend.remove('snapshot', id);
     result.modified.push({ oldId: id, newId });
   }
   return result;
+}
+
+/** Loads a just-written snapshot file; an error names it and says the old one was kept. */
+export async function readBack(repo: Repository, id: Id): Promise<void> {
+  try {
+    await repo.loadUnpacked('snapshot', id);
+  } catch (err) {
+    const file = relativePath('snapshot', id);
+    throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new snapshot ${file} does not read back: ${(err as Error).message}; the old snapshot was kept`, { file, cause: err });
+  }
 }
 
 export const snapshotFile = (id: Id): string => relativePath('snapshot', id);
