@@ -30,6 +30,12 @@ export interface ResticOptions {
   input?: string | Uint8Array;
   /** Throw when restic exits non-zero (default true). */
   check?: boolean;
+  /**
+   * Kill restic after this long (default 5 minutes). spawnSync blocks the worker, so vitest's
+   * own test timeout cannot fire while restic hangs; without this a stuck restic would hold
+   * the CI job until its 90-minute limit.
+   */
+  timeoutMs?: number;
 }
 
 let checkedVersion: string | undefined;
@@ -61,8 +67,14 @@ export function restic(args: string[], options: ResticOptions = {}): ResticRun {
     cwd: options.cwd,
     input: options.input,
     maxBuffer: 1 << 30,
+    timeout: options.timeoutMs ?? 300_000,
+    killSignal: 'SIGKILL',
   });
-  if (r.error) throw r.error;
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ETIMEDOUT') throw new Error(`restic ${args.join(' ')} did not finish within ${(options.timeoutMs ?? 300_000) / 1000} s and was killed`, { cause: r.error });
+    throw r.error;
+  }
   const run: ResticRun = {
     code: r.status ?? -1,
     stdout: r.stdout.toString('utf8'),
