@@ -105,8 +105,25 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     }
   };
 
+  // Index files prune did not load mean someone else wrote to the repository (the lock was
+  // lost or ignored) or the listing lagged when the index was loaded: packs that look
+  // unreferenced or unused may be needed. Checked before each deleting phase.
+  const expectedIndexFiles = new Set<Id>(index.indexFileIds());
+  const checkNoForeignIndex = async (): Promise<void> => {
+    const foreign = (await repo.listIds('index')).filter((id) => !expectedIndexFiles.has(id));
+    if (foreign.length > 0) {
+      throw new ResticError(
+        'FATAL',
+        `index file ${relativePath('index', foreign[0])}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ''} appeared while prune ran ` +
+          '(another process wrote to the repository, or the listing was incomplete); stopped before deleting packs, run prune again',
+        { file: relativePath('index', foreign[0]) },
+      );
+    }
+  };
+
   // 1. Unreferenced packs.
   if (plan.removePacksFirst.size > 0) {
+    await checkNoForeignIndex();
     await step('deleting-unreferenced');
     for (const id of plan.removePacksFirst.keys()) {
       if (await tryRemove('pack', id)) {
@@ -129,6 +146,7 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
       await step('new-pack-written', pack.id);
     });
     result.repackIndexFiles = repacked.indexFiles;
+    for (const id of repacked.indexFiles) expectedIndexFiles.add(id);
     result.repackedPacks = [...plan.repackPacks];
     await step('repacked');
   }
@@ -146,6 +164,7 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     const rebuilt = new MasterIndex();
     const writeBatch = async (): Promise<void> => {
       const id = await saveUnpacked(repo, 'index', encodeIndexFile(batch), options.compression ?? 'auto');
+      expectedIndexFiles.add(id);
       for (const pack of batch) rebuilt.addPack(pack.id, pack.blobs, id);
       result.newIndexFiles.push(id);
       batch = [];
@@ -190,7 +209,10 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
   }
 
   // 4. Old packs.
-  if (plan.removePacks.size + plan.repackPacks.size > 0) await step('deleting-packs');
+  if (plan.removePacks.size + plan.repackPacks.size > 0) {
+    await checkNoForeignIndex();
+    await step('deleting-packs');
+  }
   for (const id of [...plan.removePacks, ...plan.repackPacks]) {
     if (await tryRemove('pack', id)) {
       result.deletedPacks.push(id);

@@ -12,6 +12,7 @@ import { checkRepository } from '../../src/maintenance/check.js';
 import { removeSnapshots } from '../../src/maintenance/forget.js';
 import { planPrune, type PrunePlan } from '../../src/maintenance/prune.js';
 import { applyPrunePlan, type PruneStep } from '../../src/maintenance/prune-apply.js';
+import { backupTree } from '../../src/archiver/archiver.js';
 import { streamFileContent, walkTree } from '../../src/restorer/walker.js';
 import type { Repository } from '../../src/repository/repository.js';
 import { makeFixture, type SafetyFixture } from './safety-support.js';
@@ -172,5 +173,48 @@ describe('prune: partial failures', () => {
     await plan(await fx.open());
     expect(fx.faults.calls.filter((c) => c.op === 'write' || c.op === 'remove')).toEqual([]);
     expect(fx.memory.paths()).toEqual(before);
+  });
+
+  it('an index file that appears while prune runs (a concurrent backup) stops it before any pack is deleted', async () => {
+    const { fx, kept } = await pruneFixture();
+    const repo = await fx.open();
+    const p = await plan(repo);
+    let concurrent: Id | undefined;
+    const err = await applyPrunePlan(repo, p, {
+      onStep: async (s) => {
+        if (s !== 'repacked') return;
+        // another client, without regard for our lock, backs up data prune is about to repack
+        const other = await fx.open();
+        const r = await backupTree({ again: { type: 'file', content: 'snapshot 1 only\n'.repeat(201) } }, { repository: other, hostname: 'other', workers: 0 });
+        concurrent = r.snapshotId;
+      },
+    }).catch((e: unknown) => e);
+    expect(isResticError(err, 'FATAL')).toBe(true);
+    expect((err as Error).message).toMatch(/appeared while prune ran.*stopped before deleting packs/s);
+    expect(fx.faults.removed('pack').filter((id) => p.removePacks.has(id) || p.repackPacks.has(id))).toEqual([]);
+    await expectIntact(fx, kept);
+    expect(concurrent).toBeDefined();
+  });
+
+  it('a backup the listings missed when prune planned (index and snapshot) stops it before its packs are deleted as unreferenced', async () => {
+    const { fx, kept } = await pruneFixture();
+    const indexBefore = new Set(await (await fx.open()).listIds('index'));
+    const r = await backupTree({ late: { type: 'file', content: 'written just before prune\n'.repeat(300) } }, { repository: await fx.open(), hostname: 'late', workers: 0 });
+    const late = r.snapshotId as Id;
+    const lateIndex = (await (await fx.open()).listIds('index')).filter((id) => !indexBefore.has(id));
+    fx.faults.hiddenFromList = new Set([late, ...lateIndex]);
+    const repo = await fx.open();
+    const p = await plan(repo);
+    expect(p.removePacksFirst.size).toBeGreaterThan(1); // the late backup's packs look unreferenced
+    fx.faults.hiddenFromList.clear();
+    const err = await applyPrunePlan(repo, p).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/appeared while prune ran/);
+    expect(fx.faults.removed('pack')).toEqual([]);
+    await expectIntact(fx, kept);
+    const reader = await fx.open();
+    const { snapshot } = await reader.loadSnapshot(late);
+    for await (const entry of walkTree(reader, snapshot.tree)) {
+      if (entry.node.type === 'file') for await (const _ of streamFileContent(reader, entry.node)) void _;
+    }
   });
 });
