@@ -10,7 +10,7 @@
  */
 import { relativePath } from '../backend/backend.js';
 import { TransientBackendError } from '../backend/errors.js';
-import { isResticError, type ResticError } from '../errors.js';
+import { ResticError, isResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import { parseIndexFile } from '../index/index-file.js';
 import { MasterIndex } from '../index/master-index.js';
@@ -122,6 +122,16 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions 
     fresh.addPack(packId, blobs);
   }
   const newIndexFiles = [...(await writer.flush())];
+  // Verify before deleting: every new index file reads back intact (hash, MAC) before the
+  // old ones, which still describe every pack, are deleted.
+  for (const id of newIndexFiles) {
+    try {
+      await repo.loadUnpacked('index', id);
+    } catch (err) {
+      const file = relativePath('index', id);
+      throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new index file ${file} does not read back: ${(err as Error).message}; no old index file was deleted`, { file, cause: err });
+    }
+  }
   const keep = new Set(newIndexFiles);
   const toRemove = oldIndexFiles.filter((id) => !keep.has(id));
   emit({ kind: 'delete-old', total: toRemove.length });

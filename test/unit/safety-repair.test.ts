@@ -109,4 +109,16 @@ describe('repair index under read failures', () => {
     const result = await repairIndex(repo, { readAllPacks: true });
     expect(result.damagedPacks).toEqual([packs[0].name]);
   });
+
+  it('a new index file the store lost keeps every old index file', async () => {
+    const fx = await makeFixture(2);
+    const repo = await fx.open();
+    const before = (await repo.listIds('index')).sort();
+    fx.faults.rules = [{ op: 'write', type: 'index', nth: 1, when: 'drop' }];
+    const err = await repairIndex(repo, { readAllPacks: true }).catch((e: unknown) => e);
+    expect(isResticError(err, 'FILE_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/new index file index\/.* does not read back.*no old index file was deleted/s);
+    expect(fx.faults.removed('index')).toEqual([]);
+    expect((await repo.listIds('index')).sort()).toEqual(before);
+  });
 });
