@@ -61,6 +61,12 @@ export interface ApplyPruneOptions {
    * crash tests kill the process from it (see the prune command's test hook).
    */
   onStep?: (step: PruneStep, detail: { id?: Id }) => void | Promise<void>;
+  /**
+   * Stops at the next safe point (before any further write or delete) once aborted. The CLI
+   * releases the lock when it is interrupted; without this the abandoned apply could go on
+   * deleting without one.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PruneApplyResult {
@@ -82,8 +88,15 @@ export interface PruneApplyResult {
  */
 export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options: ApplyPruneOptions = {}): Promise<PruneApplyResult> {
   const index = repo.index;
+  const stopIfAborted = (): void => {
+    if (options.signal?.aborted) {
+      const reason: unknown = options.signal.reason;
+      throw isResticError(reason) ? reason : new ResticError('INTERRUPTED', 'prune interrupted; the repository is consistent, run prune again');
+    }
+  };
   const step = async (s: PruneStep, id?: Id): Promise<void> => {
     await options.onStep?.(s, id === undefined ? {} : { id });
+    stopIfAborted();
   };
   const result: PruneApplyResult = {
     deletedUnreferencedPacks: [],
@@ -96,6 +109,7 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     failedDeletions: [],
   };
   const tryRemove = async (type: 'pack' | 'index', id: Id): Promise<boolean> => {
+    stopIfAborted();
     try {
       await repo.backend.remove(type, id);
       return true;
@@ -163,6 +177,7 @@ export async function applyPrunePlan(repo: Repository, plan: PrunePlan, options:
     let batchBlobs = 0;
     const rebuilt = new MasterIndex();
     const writeBatch = async (): Promise<void> => {
+      stopIfAborted();
       const id = await saveUnpacked(repo, 'index', encodeIndexFile(batch), options.compression ?? 'auto');
       expectedIndexFiles.add(id);
       for (const pack of batch) rebuilt.addPack(pack.id, pack.blobs, id);
@@ -280,6 +295,7 @@ async function repack(
   const indexWriter = new IndexWriter((json) => saveUnpacked(repo, 'index', json, mode));
 
   const upload = async (packer: Packer): Promise<void> => {
+    if (options.signal?.aborted) throw new ResticError('INTERRUPTED', 'prune interrupted; the repository is consistent, run prune again');
     const pack = packer.finish(repo.masterKey);
     await verifyPack(repo.masterKey, pack);
     await repo.backend.write('pack', pack.id, pack.bytes);

@@ -217,4 +217,24 @@ describe('prune: partial failures', () => {
       if (entry.node.type === 'file') for await (const _ of streamFileContent(reader, entry.node)) void _;
     }
   });
+
+  it('an aborted signal stops apply before its next write or delete (the CLI releases the lock on interrupt)', async () => {
+    const { fx, kept } = await pruneFixture();
+    const repo = await fx.open();
+    const p = await plan(repo);
+    const controller = new AbortController();
+    let after = 0;
+    const err = await applyPrunePlan(repo, p, {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s === 'new-pack-written') {
+          controller.abort();
+          after = fx.faults.calls.length;
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(isResticError(err, 'INTERRUPTED')).toBe(true);
+    expect(fx.faults.calls.slice(after).filter((c) => c.op === 'write' || c.op === 'remove')).toEqual([]);
+    await expectIntact(fx, kept);
+  });
 });
