@@ -128,16 +128,16 @@ const UTIMENSAT_SYSCALL: Partial<Record<string, number>> = { x64: 280, arm64: 88
  */
 function utimensatScript(syscallNumber: number): string {
   return [
-    'use Errno qw(ENOENT); $/ = "\0"; my $bad = 0;',
+    'use Errno qw(ENOENT); $/ = "\\0"; my $bad = 0;',
     'while (my $rec = <STDIN>) { chomp $rec; my ($as, $an, $ms, $mn, $p) = split(/ /, $rec, 5);',
     'my $t = pack("q4", $as, $an, $ms, $mn);',
-    `if (syscall(${syscallNumber}, -100, $p, $t, 0x100) != 0 && $! != ENOENT) { print STDERR "$p: $!\n"; $bad = 1; } }`,
+    `if (syscall(${syscallNumber}, -100, $p, $t, 0x100) != 0 && $! != ENOENT) { print STDERR "$p: $!\\n"; $bad = 1; } }`,
     'exit $bad;',
   ].join(' ');
 }
 
-/** One perl process for all jobs; false when that route is not available here. */
-async function applyExactTimesWithPerl(jobs: readonly ExactTime[]): Promise<boolean> {
+/** One perl process for all jobs; false when that route is not available here (exported for tests). */
+export async function applyExactTimesWithPerl(jobs: readonly ExactTime[]): Promise<boolean> {
   const nr = UTIMENSAT_SYSCALL[process.arch];
   if (nr === undefined || process.platform !== 'linux') return false;
   const parts: Buffer[] = [];

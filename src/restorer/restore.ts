@@ -4,7 +4,8 @@
  *
  * 1. one traversal selects nodes (include/exclude patterns, like restic's SelectFilter) and
  *    records them in restic's order, a directory's "leave" after its contents;
- * 2. directories are created (0700) and regular files written blob by blob, a few at once;
+ * 2. directories are created (0700) and regular files written in pack order (each needed pack
+ *    range read once, its blobs written at their offsets into every file using them);
  *    of several hard links (links > 1, same inode and device) only the first is written;
  * 3. a second pass in the same order creates empty files, hard links, symlinks (dangling
  *    ones too), fifos and devices, and applies ownership (as root), permissions and times;
@@ -23,7 +24,8 @@ import { utf8Text } from '../format/json.js';
 import type { TreeNode } from '../format/node.js';
 import type { Repository } from '../repository/repository.js';
 import { DecodeWorkerPool } from './decode-worker.js';
-import { verifyFileContent, writeFileContent } from './file-writer.js';
+import { verifyFileContent } from './file-writer.js';
+import { restoreFileContents } from './pack-restorer.js';
 import { matchList, parsePatterns, type PathPattern } from './filter.js';
 import { applyExactTimes, createSpecial, createSymlink, restoreMetadata, type ExactTime } from './metadata.js';
 import { joinPath, sortedNodes } from './walker.js';
@@ -43,8 +45,14 @@ export interface RestoreOptions {
   excludeInsensitive?: string[];
   /** Re-read every restored file and compare with its blob IDs. */
   verify?: boolean;
-  /** Files written at once (default 2); each prefetches `prefetch` blobs (default 4). */
+  /**
+   * Bytes of pack ranges and decoded blobs held at once while writing file content (default
+   * 24 MiB). Files are written in pack order, many at once (see pack-restorer.ts).
+   */
+  memoryBudget?: number;
+  /** Ignored (files are written in pack order now); kept for compatibility. */
   fileConcurrency?: number;
+  /** Ignored, as `fileConcurrency`. */
   prefetch?: number;
   /**
    * Worker threads decoding blobs (MAC, decrypt, decompress, hash) beside the main thread,
@@ -230,38 +238,40 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
 
   const workerCount = options.workers ?? 0;
   const pool = workerCount > 0 && toWrite.length > 0 ? new DecodeWorkerPool(repo.masterKey, workerCount) : undefined;
-  let nextFile = 0;
   const failed = new Set<Uint8Array>();
-  const worker = async (): Promise<void> => {
-    while (nextFile < toWrite.length) {
-      checkAbort();
-      const step = toWrite[nextFile++];
-      const path = abs(step.location);
-      try {
-        await fsp.mkdir(abs(parentOf(step.location)), { recursive: true, mode: 0o700 });
-        await writeFileContent(repo, step.node, path, {
-          prefetch: options.prefetch,
-          pool,
-          onBytes: (n) => {
-            progress.bytesRestored += n;
-            emit();
-          },
-        });
-        progress.filesRestored++;
-        summary.bytes += Number(step.node.size);
-        emit();
-      } catch (err) {
-        if (isResticError(err, 'INTERRUPTED')) throw err;
-        failed.add(step.location);
-        errors.push(failureFrom(utf8Text(step.location), err));
-      }
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.max(1, options.fileConcurrency ?? 2); i++) workers.push(worker());
-  const settled = await Promise.allSettled(workers);
-  await pool?.close();
-  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  let contentFailures: Map<number, unknown>;
+  try {
+    contentFailures = await restoreFileContents(
+      repo,
+      toWrite.map((step) => ({
+        path: abs(step.location),
+        content: step.node.content ?? [],
+        prepare: async () => {
+          await fsp.mkdir(abs(parentOf(step.location)), { recursive: true, mode: 0o700 });
+        },
+      })),
+      {
+        pool,
+        memoryBudget: options.memoryBudget,
+        checkAbort,
+        onBytes: (n) => {
+          progress.bytesRestored += n;
+          emit();
+        },
+        onFileDone: (index) => {
+          progress.filesRestored++;
+          summary.bytes += Number(toWrite[index].node.size);
+          emit();
+        },
+      },
+    );
+  } finally {
+    await pool?.close();
+  }
+  for (const [index, err] of [...contentFailures].sort((a, b) => a[0] - b[0])) {
+    failed.add(toWrite[index].location);
+    errors.push(failureFrom(utf8Text(toWrite[index].location), err));
+  }
 
   // 3. special files, hard links, empty files and metadata; directories when left
   progress.phase = 'metadata';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GoTime } from '../../src/format/gotime.js';
-import { applyExactTimes } from '../../src/restorer/metadata.js';
+import { applyExactTimes, applyExactTimesWithPerl } from '../../src/restorer/metadata.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restic-ts-times-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,5 +32,16 @@ describe('applyExactTimes', () => {
     }
     // the symlink's target kept its own times
     expect(lstatSync(plain, { bigint: true }).mtimeNs).toBe(nsOf(jobs[1].mtime));
+  });
+
+  it('uses the one-process perl helper on Linux x86-64/arm64 (where perl is installed, as on the CI image)', async () => {
+    if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) return;
+    const p = join(dir, 'perl-route');
+    writeFileSync(p, 'z');
+    const job = { path: Buffer.from(p), atime: new GoTime(1_234_567_890, 987_654_321), mtime: new GoTime(1_234_567_891, 1) };
+    expect(await applyExactTimesWithPerl([job])).toBe(true);
+    const st = lstatSync(p, { bigint: true });
+    expect(st.atimeNs).toBe(nsOf(job.atime));
+    expect(st.mtimeNs).toBe(nsOf(job.mtime));
   });
 });
