@@ -11,7 +11,8 @@
  * 3. every snapshot loads; every tree reachable from them loads (index, MAC, decompression,
  *    hash, JSON) and every node passes restic's checks (file content set and indexed, dir
  *    subtree set, known type, non-empty name).
- * Data (`readData`): each selected pack is downloaded whole; its SHA-256 must equal its name;
+ * Data (`readData`): each selected pack is read once (in a few range reads, hashed as they
+ * arrive, two packs at a time); its SHA-256 must equal its name;
  * its index entries must be contiguous from 0; every blob must decrypt, decompress and hash
  * to its ID; the header must list exactly the index's entries.
  *
@@ -20,7 +21,7 @@
  */
 import { relativePath } from '../backend/backend.js';
 import { decompress } from '../compression/index.js';
-import { open, sha256 } from '../crypto/index.js';
+import { createSha256, open, sha256 } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { shortId, type Id } from '../format/id.js';
 import { goQuote } from '../format/json.js';
@@ -309,7 +310,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     options.onReadDataSelection?.({ selected: selected.length, total: indexedPacks.length, bytes });
     let done = 0;
     await runPool(selected, Math.min(concurrency, 2), async (packId) => {
-      await readPack(repo, packId, index.blobsOfPack(packId), report);
+      await readPack(repo, packId, stored.get(packId), index.blobsOfPack(packId), report);
       result.packsRead++;
       options.onProgress?.({ phase: 'read-data', done: ++done, total: selected.length });
     });
@@ -445,14 +446,153 @@ export function nodeProblems(tree: Tree): string[] {
   return problems;
 }
 
-/** Downloads a pack (one retry on a failed download) and checks hash, layout, header and blobs. */
-async function readPack(repo: Repository, packId: Id, indexed: PackedBlob[], report: (f: CheckFinding) => void): Promise<void> {
+/** Blobs of one pack verified at once by `readData`. */
+const BLOBS_IN_FLIGHT = 4;
+/** `readData` reads a pack in range reads of about this size, hashing as it goes. */
+const READ_CHUNK = 8 * 1024 * 1024;
+
+/**
+ * Verifies `blobs` (all inside `bytes`, which holds the pack from file offset `base`): MAC,
+ * decryption, decompression, hash. Returns one problem message (or undefined) per blob.
+ * A few blobs at once: zstd runs on libuv's thread pool, so decompression of one blob
+ * overlaps the MAC, AES and SHA-256 of the next on this thread.
+ */
+async function verifyBlobs(repo: Repository, file: string, bytes: Uint8Array, base: number, blobs: readonly PackedBlob[]): Promise<(string | undefined)[]> {
+  const problems: (string | undefined)[] = new Array(blobs.length);
+  let next = 0;
+  const verifier = async (): Promise<void> => {
+    while (next < blobs.length) {
+      const i = next++;
+      const b = blobs[i];
+      const what = `${file}: ${b.type} blob ${b.id}`;
+      try {
+        const start = b.offset - base;
+        if (start < 0 || start + b.length > bytes.length) throw new ResticError('CORRUPT', `${what}: extends past the end of the file`);
+        let plain = open(repo.masterKey, bytes.subarray(start, start + b.length), what);
+        if (b.uncompressedLength !== 0) {
+          plain = await decompress(plain, b.uncompressedLength, what);
+          if (plain.length !== b.uncompressedLength) throw new ResticError('CORRUPT', `${what}: decompressed to ${plain.length} bytes, index says ${b.uncompressedLength}`);
+        }
+        const hash = Buffer.from(sha256(plain)).toString('hex');
+        if (hash !== b.id) throw new ResticError('CORRUPT', `${what}: content hash is ${hash}`);
+      } catch (err) {
+        if (!isResticError(err)) throw err;
+        problems[i] = messageOf(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BLOBS_IN_FLIGHT, blobs.length) }, verifier));
+  return problems;
+}
+
+/** Header findings shared by both read paths: `tail` holds the pack from file offset `tailBase` to its end. */
+function checkHeader(repo: Repository, packId: Id, tail: Uint8Array, tailBase: number, sorted: readonly PackedBlob[], pos: number, damaged: (message: string, kind?: FindingKind, blobId?: Id) => void): void {
+  const file = packFile(packId);
+  const fileLength = tailBase + tail.length;
+  let header: PackedBlob[] | undefined;
+  if (fileLength < HEADER_LENGTH_SIZE) {
+    damaged(`pack ${packId}: file is too short (${fileLength} bytes) to hold a header`);
+  } else {
+    const headerLength = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - HEADER_LENGTH_SIZE);
+    const headerStart = fileLength - HEADER_LENGTH_SIZE - headerLength;
+    if (headerStart < 0) {
+      damaged(`pack ${packId}: header length ${headerLength} is larger than the file`);
+    } else {
+      try {
+        header = parsePackHeader(open(repo.masterKey, tail.subarray(headerStart - tailBase, tail.length - HEADER_LENGTH_SIZE), `${file}: header`), packId);
+        if (headerStart !== pos) damaged(`pack ${packId}: header starts at ${headerStart}, but the indexed blobs end at ${pos}`);
+      } catch (err) {
+        damaged(`pack ${packId}: header: ${messageOf(err)}`);
+      }
+    }
+  }
+  if (header) {
+    const want = new Set(sorted.map((b) => `${b.type}/${b.id}/${b.offset}/${b.length}/${b.uncompressedLength}`));
+    for (const h of header) {
+      if (!want.delete(`${h.type}/${h.id}/${h.offset}/${h.length}/${h.uncompressedLength}`)) {
+        damaged(`pack ${packId}: blob ${h.id} is not contained in index or position is incorrect`, 'pack-damaged', h.id);
+      }
+    }
+    if (want.size > 0) damaged(`pack ${packId}: the header lists ${header.length} blobs, the index ${sorted.length}`);
+  }
+}
+
+/**
+ * Reads a well-formed pack in a few range reads (about READ_CHUNK each, cut at blob ends),
+ * hashing each piece as it arrives and verifying its blobs from the same buffer, so only one
+ * piece per pack is in memory. Returns false (having reported nothing) when the pack is not
+ * what the index and listing say — wrong size, short read, header not behind the blobs — so
+ * the caller reads it whole and reports exactly what is wrong.
+ */
+async function readPackInPieces(repo: Repository, packId: Id, size: number, sorted: readonly PackedBlob[], pos: number, damaged: (message: string, kind?: FindingKind, blobId?: Id) => void): Promise<boolean> {
+  if (size < pos + HEADER_LENGTH_SIZE) return false;
+  const file = packFile(packId);
+  const pieces: { start: number; end: number; blobs: PackedBlob[] }[] = [];
+  let current = { start: 0, end: 0, blobs: [] as PackedBlob[] };
+  for (const b of sorted) {
+    if (current.blobs.length > 0 && b.offset + b.length - current.start > READ_CHUNK) {
+      pieces.push(current);
+      current = { start: current.end, end: current.end, blobs: [] };
+    }
+    current.blobs.push(b);
+    current.end = b.offset + b.length;
+  }
+  current.end = size; // the last piece carries the header
+  pieces.push(current);
+  const hasher = createSha256();
+  const problems: (string | undefined)[] = [];
+  let tail: Uint8Array | undefined;
+  for (const piece of pieces) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await repo.backend.read('pack', packId, { offset: piece.start, length: piece.end - piece.start });
+    } catch (err) {
+      if (isResticError(err, 'BACKEND_UNREACHABLE') || isResticError(err, 'BACKEND_AUTH')) throw err;
+      return false;
+    }
+    if (bytes.length !== piece.end - piece.start) return false;
+    hasher.update(bytes);
+    problems.push(...(await verifyBlobs(repo, file, bytes, piece.start, piece.blobs)));
+    tail = bytes;
+  }
+  const actual = Buffer.from(hasher.digest()).toString('hex');
+  if (actual !== packId) {
+    damaged(`Pack ID does not match, want ${packId}, got ${actual}`, 'pack-id-mismatch');
+    return true;
+  }
+  const last = pieces[pieces.length - 1];
+  const headerLength = Buffer.from(tail!.buffer, tail!.byteOffset, tail!.byteLength).readUInt32LE(tail!.length - HEADER_LENGTH_SIZE);
+  if (size - HEADER_LENGTH_SIZE - headerLength < last.start) return false;
+  checkHeader(repo, packId, tail!, last.start, sorted, pos, damaged);
+  sorted.forEach((b, i) => {
+    if (problems[i] !== undefined) damaged(`pack ${packId}: blob ${b.id}: ${problems[i]}`, 'blob-damaged', b.id);
+  });
+  return true;
+}
+
+/**
+ * Reads a pack and checks hash, layout, header and blobs: in pieces when it looks well formed
+ * (`size` from the listing), else whole (one retry on a failed download).
+ */
+async function readPack(repo: Repository, packId: Id, size: number | undefined, indexed: PackedBlob[], report: (f: CheckFinding) => void): Promise<void> {
   const file = packFile(packId);
   const damaged = (message: string, kind: FindingKind = 'pack-damaged', blobId?: Id): void => {
     const f: CheckFinding = { severity: 'error', kind, file, packId, message };
     if (blobId !== undefined) f.blobId = blobId;
     report(f);
   };
+  const sorted = [...indexed].sort((a, b) => a.offset - b.offset);
+  let pos = 0;
+  let contiguous = true;
+  for (const b of sorted) {
+    if (b.offset !== pos) {
+      contiguous = false;
+      break;
+    }
+    pos += b.length;
+  }
+  if (contiguous && size !== undefined && (await readPackInPieces(repo, packId, size, sorted, pos, damaged))) return;
+
   let bytes: Uint8Array;
   try {
     bytes = await repo.backend.read('pack', packId);
@@ -470,8 +610,7 @@ async function readPack(repo: Repository, packId: Id, indexed: PackedBlob[], rep
     damaged(`Pack ID does not match, want ${packId}, got ${actual}`, 'pack-id-mismatch');
     return;
   }
-  const sorted = [...indexed].sort((a, b) => a.offset - b.offset);
-  let pos = 0;
+  pos = 0;
   for (const b of sorted) {
     if (b.offset !== pos) {
       damaged(`pack ${packId}: index lists ${b.type} blob ${b.id} at offset ${b.offset}, expected ${pos} (gap or overlapping blobs)`);
@@ -479,47 +618,9 @@ async function readPack(repo: Repository, packId: Id, indexed: PackedBlob[], rep
     }
     pos += b.length;
   }
-  // header: the last 4 bytes give its sealed length
-  let header: PackedBlob[] | undefined;
-  if (bytes.length < HEADER_LENGTH_SIZE) {
-    damaged(`pack ${packId}: file is too short (${bytes.length} bytes) to hold a header`);
-  } else {
-    const headerLength = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(bytes.length - HEADER_LENGTH_SIZE);
-    const headerStart = bytes.length - HEADER_LENGTH_SIZE - headerLength;
-    if (headerStart < 0) {
-      damaged(`pack ${packId}: header length ${headerLength} is larger than the file`);
-    } else {
-      try {
-        header = parsePackHeader(open(repo.masterKey, bytes.subarray(headerStart, bytes.length - HEADER_LENGTH_SIZE), `${file}: header`), packId);
-        if (headerStart !== pos) damaged(`pack ${packId}: header starts at ${headerStart}, but the indexed blobs end at ${pos}`);
-      } catch (err) {
-        damaged(`pack ${packId}: header: ${messageOf(err)}`);
-      }
-    }
-  }
-  if (header) {
-    const want = new Set(sorted.map((b) => `${b.type}/${b.id}/${b.offset}/${b.length}/${b.uncompressedLength}`));
-    for (const h of header) {
-      if (!want.delete(`${h.type}/${h.id}/${h.offset}/${h.length}/${h.uncompressedLength}`)) {
-        damaged(`pack ${packId}: blob ${h.id} is not contained in index or position is incorrect`, 'pack-damaged', h.id);
-      }
-    }
-    if (want.size > 0) damaged(`pack ${packId}: the header lists ${header.length} blobs, the index ${sorted.length}`);
-  }
-  for (const b of sorted) {
-    const what = `${file}: ${b.type} blob ${b.id}`;
-    try {
-      if (b.offset + b.length > bytes.length) throw new ResticError('CORRUPT', `${what}: extends past the end of the file`);
-      let plain = open(repo.masterKey, bytes.subarray(b.offset, b.offset + b.length), what);
-      if (b.uncompressedLength !== 0) {
-        plain = await decompress(plain, b.uncompressedLength, what);
-        if (plain.length !== b.uncompressedLength) throw new ResticError('CORRUPT', `${what}: decompressed to ${plain.length} bytes, index says ${b.uncompressedLength}`);
-      }
-      const hash = Buffer.from(sha256(plain)).toString('hex');
-      if (hash !== b.id) throw new ResticError('CORRUPT', `${what}: content hash is ${hash}`);
-    } catch (err) {
-      if (!isResticError(err)) throw err;
-      damaged(`pack ${packId}: blob ${b.id}: ${messageOf(err)}`, 'blob-damaged', b.id);
-    }
-  }
+  checkHeader(repo, packId, bytes, 0, sorted, pos, damaged);
+  const problems = await verifyBlobs(repo, file, bytes, 0, sorted);
+  sorted.forEach((b, i) => {
+    if (problems[i] !== undefined) damaged(`pack ${packId}: blob ${b.id}: ${problems[i]}`, 'blob-damaged', b.id);
+  });
 }
