@@ -163,6 +163,9 @@ export async function runPruneWithRepo(ctx: CommandContext, repo: Repository, op
   const hook = killHook(ctx.env);
   const result = await applyPrunePlan(repo, plan, {
     compression: ctx.global.compression,
+    // Ctrl-C must stop the apply before its next write or delete: the CLI releases the
+    // exclusive lock on abort, and an apply that went on without it could race a backup.
+    signal: ctx.signal,
     ...(options.packSize !== undefined ? { packSize: options.packSize } : {}),
     onStep: (step) => {
       hook?.(step);
