@@ -6,17 +6,17 @@
  *
  * Run: npx tsx benchmarks/check.ts [SIZE_MiB]   (default 64). Prints one JSON line per run.
  *
- * Figures (2026-11-26, 64 MiB, 2 shared cores at load average ~13 — very noisy; restic-ts runs
- * through tsx, whose start-up alone is ~2.8 s / 87 MiB RSS for `version`):
- *   restic    check --read-data 1.62 s (41 MB/s over the whole run), peak RSS  72 MiB
- *   restic-ts check --read-data 5.10 s (13 MB/s; ~2.3 s beyond start-up), peak RSS 213 MiB
- *   restic    check             0.93 s, peak RSS  38 MiB
- *   restic-ts check             4.08 s (~1.3 s beyond start-up), peak RSS 108 MiB
- * Whole packs are held in memory while read (two at a time), hence the RSS.
+ * Figures (2026-11-26 14:08, 64 MiB, 2 shared cores at load average ~3.4, compiled CLI):
+ *   restic    check --read-data 0.97–1.26 s, 0.74–1.09 s CPU, peak RSS 75–83 MiB
+ *   restic-ts check --read-data 1.40–1.58 s, 1.14–1.31 s CPU, peak RSS 154–156 MiB
+ *   restic    check             0.59–1.00 s, peak RSS 54 MiB
+ *   restic-ts check             1.23–1.37 s, peak RSS 96–97 MiB
+ * Before packs were read in pieces (whole packs, two at a time, blobs one by one): 5.10 s /
+ * 213 MiB through tsx at load ~13. See docs/benchmarks.md, "Check".
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const sizeMiB = Number(process.argv[2] ?? 64);
@@ -31,11 +31,11 @@ function sh(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
 }
 
-function timed(cmd: string, args: string[]): { seconds: number; peakRssMiB: number; code: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { env, encoding: 'utf8' });
+function timed(cmd: string, args: string[]): { seconds: number; cpuSeconds: number; peakRssMiB: number; code: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { env, encoding: 'utf8' });
   const last = r.stderr.trim().split('\n').pop() ?? '';
-  const [seconds, kb] = last.split(' ').map(Number);
-  return { seconds, peakRssMiB: Math.round(kb / 1024), code: r.status ?? -1 };
+  const [seconds, kb, user, sys] = last.split(' ').map(Number);
+  return { seconds, cpuSeconds: +(user + sys).toFixed(2), peakRssMiB: Math.round(kb / 1024), code: r.status ?? -1 };
 }
 
 function dirBytes(dir: string): number {
@@ -56,13 +56,17 @@ try {
   sh('restic', ['init', '-q']);
   sh('restic', ['backup', '-q', src]);
   const packBytes = dirBytes(join(repo, 'data'));
-  const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
-  const main = join(projectRoot, 'src', 'cli', 'main.ts');
+  // the compiled CLI when built (npm run build), else the sources through tsx
+  const dist = join(projectRoot, 'dist', 'cli', 'main.js');
+  const ours: [string, string[]] = existsSync(dist)
+    ? [process.execPath, [dist]]
+    : [join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'main.ts')]];
+  console.log(JSON.stringify({ restic_ts: existsSync(dist) ? 'dist/cli/main.js' : 'src via tsx', loadAverage: loadavg().map((l) => +l.toFixed(1)) }));
   for (const [name, cmd, args] of [
     ['restic check --read-data', 'restic', ['check', '--read-data']],
-    ['restic-ts check --read-data', tsx, [main, 'check', '--read-data']],
+    ['restic-ts check --read-data', ours[0], [...ours[1], 'check', '--read-data']],
     ['restic check', 'restic', ['check']],
-    ['restic-ts check', tsx, [main, 'check']],
+    ['restic-ts check', ours[0], [...ours[1], 'check']],
   ] as const) {
     const t = timed(cmd, [...args]);
     console.log(JSON.stringify({ run: name, sizeMiB, packBytes, ...t, MBps: +(packBytes / 1e6 / t.seconds).toFixed(1) }));

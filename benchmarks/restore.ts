@@ -8,8 +8,9 @@
  * and key derivation included): `restic restore latest --target …` and restic-ts's CLI
  * (`dist/cli/main.js` when built, else the TypeScript sources through tsx). Also measured:
  * opening the repository (restic: `restic cat config`; restic-ts: Repository.open in this
- * process), and restic-ts's restoreTree alone in this process (open excluded), with blobs
- * decoded on the main thread (the default) and in two worker threads.
+ * process), and restic-ts's restoreTree alone in this process (open excluded): wall time and
+ * the CPU time this process spent (user + system; on a loaded machine the CPU figures are
+ * steadier than the wall times). Both CLIs' CPU time comes from /usr/bin/time too.
  *
  * Run: npx tsx benchmarks/restore.ts [runs=3]
  * The machine is shared with other work: compare the ratios within one run.
@@ -17,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openBackend } from '../src/backend/open.js';
 import { Repository } from '../src/repository/repository.js';
@@ -36,15 +37,17 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 interface Timed {
   seconds: number;
   peakRssMiB: number;
+  /** User + system CPU seconds. */
+  cpuSeconds: number;
 }
 
-/** Runs a command under /usr/bin/time: wall seconds and peak RSS. */
+/** Runs a command under /usr/bin/time: wall seconds, peak RSS and CPU seconds. */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Timed {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const last = r.stderr.trim().split('\n').pop()!;
-  const [secs, kb] = last.split(' ').map(Number);
-  return { seconds: secs, peakRssMiB: kb / 1024 };
+  const [secs, kb, user, sys] = last.split(' ').map(Number);
+  return { seconds: secs, peakRssMiB: kb / 1024, cpuSeconds: user + sys };
 }
 
 function makeRandom(src: string): void {
@@ -101,7 +104,7 @@ try {
     const resticRuns: Timed[] = [];
     const oursRuns: Timed[] = [];
     const libSeconds: number[] = [];
-    const libWorkerSeconds: number[] = [];
+    const libCpu: number[] = [];
     const resticOpen: number[] = [];
     const oursOpen: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -123,12 +126,11 @@ try {
       await r.loadIndex();
       const t3 = join(dir, `t-lib-${name}-${i}`);
       const l0 = performance.now();
+      const c0 = process.cpuUsage();
       await restoreTree(r, { tree: found.tree, target: t3 });
+      const c = process.cpuUsage(c0);
       libSeconds.push((performance.now() - l0) / 1000);
-      rmSync(t3, { recursive: true, force: true });
-      const w0 = performance.now();
-      await restoreTree(r, { tree: found.tree, target: t3, workers: 2 });
-      libWorkerSeconds.push((performance.now() - w0) / 1000);
+      libCpu.push((c.user + c.system) / 1e6);
       await r.close();
       rmSync(t3, { recursive: true, force: true });
     }
@@ -137,14 +139,17 @@ try {
     const rm = median(resticRuns.map((r) => r.peakRssMiB));
     const om = median(oursRuns.map((r) => r.peakRssMiB));
     const ls = median(libSeconds);
+    const rc = median(resticRuns.map((r) => r.cpuSeconds));
+    const oc = median(oursRuns.map((r) => r.cpuSeconds));
     results.push(
-      `| ${name} (${sizeMiB} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s | ${(sizeMiB / median(libWorkerSeconds)).toFixed(0)} MiB/s |`,
+      `| ${name} (${sizeMiB} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rc.toFixed(2)} s CPU, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${oc.toFixed(2)} s CPU, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s, ${median(libCpu).toFixed(2)} s CPU |`,
     );
-    results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | | |`);
+    results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | |`);
   }
   console.log(`restic-ts CLI: ${oursCmd[1][0] === cliDist ? 'dist/cli/main.js' : 'src via tsx'}; median of ${runs} runs`);
-  console.log('| data | restic 0.14 (speed, peak RSS) | restic-ts CLI (speed, peak RSS) | speed ratio (ours/restic) | RSS ratio (ours/restic) | restic-ts restoreTree only | same, 2 decode workers |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('| data | restic 0.14 (speed, CPU, peak RSS) | restic-ts CLI (speed, CPU, peak RSS) | speed ratio (ours/restic) | RSS ratio (ours/restic) | restic-ts restoreTree only (speed, CPU) |');
+  console.log('|---|---|---|---|---|---|');
   for (const line of results) console.log(line);
 } finally {
   rmSync(dir, { recursive: true, force: true });
