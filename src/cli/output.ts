@@ -263,9 +263,25 @@ export function formatBytes(n: number): string {
   const MiB = KiB * 1024;
   const GiB = MiB * 1024;
   const TiB = GiB * 1024;
-  if (n > TiB) return `${(n / TiB).toFixed(3)} TiB`;
-  if (n > GiB) return `${(n / GiB).toFixed(3)} GiB`;
-  if (n > MiB) return `${(n / MiB).toFixed(3)} MiB`;
-  if (n > KiB) return `${(n / KiB).toFixed(3)} KiB`;
+  if (n > TiB) return `${threeDecimals(n, TiB)} TiB`;
+  if (n > GiB) return `${threeDecimals(n, GiB)} GiB`;
+  if (n > MiB) return `${threeDecimals(n, MiB)} MiB`;
+  if (n > KiB) return `${threeDecimals(n, KiB)} KiB`;
   return `${n} B`;
+}
+
+/**
+ * `n / unit` with three decimals as Go's `%.3f` prints it. The quotient by a power of two is
+ * exact, so a value such as 798.3125 is a true tie, which Go rounds to even (798.312) where
+ * JS `toFixed` rounds up (798.313). Integer arithmetic reproduces Go's choice.
+ */
+function threeDecimals(n: number, unit: number): string {
+  if (!Number.isInteger(n)) return (n / unit).toFixed(3);
+  const scaled = BigInt(n) * 1000n;
+  const u = BigInt(unit);
+  let q = scaled / u;
+  const twiceRest = (scaled % u) * 2n;
+  if (twiceRest > u || (twiceRest === u && q % 2n === 1n)) q += 1n;
+  const whole = q / 1000n;
+  return `${whole}.${String(q % 1000n).padStart(3, '0')}`;
 }
