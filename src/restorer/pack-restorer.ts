@@ -15,7 +15,7 @@
  * the index lists; its error names pack and blob). When that fails too, every file using the
  * blob fails with that error and is removed at the end, like a half-written file before.
  */
-import { promises as fsp } from 'node:fs';
+import { close as fsClose, open as fsOpen, promises as fsp, write as fsWrite } from 'node:fs';
 import { relativePath } from '../backend/backend.js';
 import { ResticError, isResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
@@ -56,6 +56,8 @@ const MAX_GAP = 256 * 1024;
  */
 const MAX_RANGE_COST = 8 * 1024 * 1024;
 const DEFAULT_BUDGET = 24 * 1024 * 1024;
+/** Blobs of one range decoded and written at once. */
+const BLOBS_IN_FLIGHT = 8;
 
 interface Target {
   file: number;
@@ -79,7 +81,8 @@ interface Range {
 
 interface FileState {
   remaining: number;
-  handle?: Promise<fsp.FileHandle>;
+  /** The open file descriptor (raw fds: no FileHandle object and finalizer per file). */
+  fd?: Promise<number>;
   error?: unknown;
   closed: boolean;
 }
@@ -91,6 +94,18 @@ function plaintextLengthOf(loc: BlobLocation): number {
 /** Memory a blob takes while decoded: its plaintext, plus the decrypted zstd frame when compressed. */
 function decodeCost(loc: BlobLocation): number {
   return plaintextLengthOf(loc) + (loc.uncompressedLength !== 0 ? loc.length : 0);
+}
+
+function openForWriting(path: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => fsOpen(path, 'w', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function writeAt(fd: number, data: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWrite(fd, data, offset, length, position, (err, written) => (err ? reject(err) : resolve(written))));
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsClose(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Groups the needed blobs per pack (packs in order of first use) and cuts them into ranges. */
@@ -150,26 +165,32 @@ export async function restoreFileContents(repo: Repository, files: readonly Cont
   const budget = options.memoryBudget ?? DEFAULT_BUDGET;
   const maxReads = Math.max(1, options.readsInFlight ?? 4);
 
-  const openFile = (index: number): Promise<fsp.FileHandle> => {
+  const openFile = (index: number): Promise<number> => {
     const state = states[index];
-    if (!state.handle) {
-      state.handle = (async () => {
+    if (!state.fd) {
+      state.fd = (async () => {
         await files[index].prepare?.();
-        return fsp.open(files[index].path, 'w', 0o600);
+        return openForWriting(files[index].path);
       })();
-      state.handle.catch(() => undefined);
+      state.fd.catch(() => undefined);
     }
-    return state.handle;
+    return state.fd;
+  };
+  /** Closes a file's descriptor exactly once (a second close could hit a reused fd). */
+  const closeFile = async (index: number): Promise<void> => {
+    const state = states[index];
+    if (state.closed) return;
+    state.closed = true;
+    const fd = await state.fd?.catch(() => undefined);
+    if (fd !== undefined) await closeFd(fd);
   };
   const fail = (index: number, err: unknown): void => {
     if (states[index].error === undefined) states[index].error = err;
   };
   const finish = async (index: number): Promise<void> => {
-    const state = states[index];
-    if (state.closed) return;
-    state.closed = true;
-    const handle = await openFile(index);
-    await handle.close();
+    if (states[index].closed) return;
+    await openFile(index);
+    await closeFile(index);
     options.onFileDone?.(index);
   };
 
@@ -179,12 +200,9 @@ export async function restoreFileContents(repo: Repository, files: readonly Cont
         const state = states[file];
         if (state.error !== undefined) return;
         try {
-          const handle = await openFile(file);
+          const fd = await openFile(file);
           let off = 0;
-          while (off < plaintext.length) {
-            const { bytesWritten } = await handle.write(plaintext, off, plaintext.length - off, offset + off);
-            off += bytesWritten;
-          }
+          while (off < plaintext.length) off += await writeAt(fd, plaintext, off, plaintext.length - off, offset + off);
           options.onBytes?.(plaintext.length);
           state.remaining -= plaintext.length;
           if (state.remaining === 0 && state.error === undefined) await finish(file);
@@ -230,19 +248,24 @@ export async function restoreFileContents(repo: Repository, files: readonly Cont
       return;
     }
     const sealed = bytes;
-    await Promise.all(
-      live.map(async (blob) => {
+    // a few blobs at a time: enough to keep zstd busy on the thread pool, while a range of
+    // thousands of tiny blobs does not open thousands of files at once
+    let nextBlob = 0;
+    const decoder = async (): Promise<void> => {
+      while (nextBlob < live.length) {
+        const blob = live[nextBlob++];
         const start = blob.loc.offset - range.offset;
         let plaintext: Uint8Array;
         try {
           plaintext = await decodeRunBlob(repo.masterKey, sealed.subarray(start, start + blob.loc.length), blob.id, blob.loc.uncompressedLength, file);
         } catch {
           await loadAlone(blob); // other copies, and restic-style error reporting
-          return;
+          continue;
         }
         await writeBlob(blob, plaintext);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BLOBS_IN_FLIGHT, live.length) }, decoder));
   };
 
   // a small scheduler: ranges start in order while reads and the memory budget allow
@@ -295,14 +318,13 @@ export async function restoreFileContents(repo: Repository, files: readonly Cont
     if (state.error === undefined && (state.closed || abortError !== undefined)) continue;
     if (state.error === undefined) state.error = new ResticError('IO', `${files[i].path.toString()}: content incomplete`);
     failures.set(i, state.error);
-    if (state.handle) {
-      const handle = await state.handle.catch(() => undefined);
-      if (handle && !state.closed) await handle.close().catch(() => undefined);
+    if (state.fd) {
+      await closeFile(i).catch(() => undefined);
       if (!isResticError(state.error, 'INTERRUPTED')) await fsp.rm(files[i].path, { force: true }).catch(() => undefined);
     }
   }
   if (abortError !== undefined) {
-    for (const state of states) if (state.handle && !state.closed) await (await state.handle.catch(() => undefined))?.close().catch(() => undefined);
+    for (let i = 0; i < states.length; i++) await closeFile(i).catch(() => undefined);
     throw abortError;
   }
   return failures;

@@ -101,6 +101,13 @@ type Step =
   | { kind: 'leave'; node: TreeNode; location: Uint8Array }
   | { kind: 'node'; node: TreeNode; location: Uint8Array };
 
+/** What the content pass keeps of a file node (not the node itself). */
+interface FileToWrite {
+  location: Uint8Array;
+  content: readonly Id[];
+  size: bigint;
+}
+
 type SelectFilter = (location: string, node: TreeNode) => { selected: boolean; childMayBeSelected: boolean };
 
 interface PatternSet {
@@ -173,51 +180,47 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
     if (options.signal?.aborted) throw new ResticError('INTERRUPTED', 'restore interrupted');
   };
 
-  // 1. traversal: what to restore, in restic's order
-  const steps: Step[] = [];
-  const traverse = async (treeId: Id, location: Uint8Array): Promise<boolean> => {
+  // 1. traversal: what to restore, in restic's order. It runs again for the metadata pass (and
+  // for --verify) instead of keeping every node: only the files to write and the directories to
+  // create are kept between passes (trees come from the repository's cache, or are re-read).
+  let reportInvalid = true;
+  const walkSteps = async function* (treeId: Id, location: Uint8Array): AsyncGenerator<Step, boolean> {
     checkAbort();
     const tree = await repo.loadTree(treeId);
     let hasRestored = false;
     for (const node of sortedNodes(tree)) {
       const nodeLocation = joinPath(location, node.name);
-      const shown = utf8Text(nodeLocation);
       if (!isValidName(node.name)) {
-        errors.push({ path: utf8Text(location), code: 'CORRUPT', message: `invalid child node name ${JSON.stringify(node.nameText)} in tree ${shortId(treeId)}` });
+        if (reportInvalid) errors.push({ path: utf8Text(location), code: 'CORRUPT', message: `invalid child node name ${JSON.stringify(node.nameText)} in tree ${shortId(treeId)}` });
         continue;
       }
       if (node.type === 'socket') continue;
+      const shown = utf8Text(nodeLocation);
       const { selected, childMayBeSelected } = select(shown, node);
       if (selected) hasRestored = true;
       if (node.type === 'dir') {
         if (!node.subtree) throw new ResticError('CORRUPT', `Dir without subtree in tree ${shortId(treeId)} (${shown})`);
-        if (selected) steps.push({ kind: 'enter', node, location: nodeLocation });
+        if (selected) yield { kind: 'enter', node, location: nodeLocation };
         let childRestored = false;
         if (childMayBeSelected) {
-          childRestored = await traverse(node.subtree, nodeLocation);
+          childRestored = yield* walkSteps(node.subtree, nodeLocation);
           if (childRestored) hasRestored = true;
         }
-        if (selected || childRestored) steps.push({ kind: 'leave', node, location: nodeLocation });
+        if (selected || childRestored) yield { kind: 'leave', node, location: nodeLocation };
         continue;
       }
-      if (selected) steps.push({ kind: 'node', node, location: nodeLocation });
+      if (selected) yield { kind: 'node', node, location: nodeLocation };
     }
     return hasRestored;
   };
+  const allSteps = (): AsyncGenerator<Step, boolean> => walkSteps(options.tree, new Uint8Array([0x2f]));
   await repo.loadIndex();
-  await traverse(options.tree, new Uint8Array([0x2f]));
-
-  // 2. directories and file content
-  await fsp.mkdir(target, { recursive: true, mode: 0o700 });
+  const dirsToCreate: Uint8Array[] = [];
   const firstLink = new Map<string, Uint8Array>();
-  const toWrite: Step[] = [];
-  for (const step of steps) {
+  const toWrite: FileToWrite[] = [];
+  for await (const step of allSteps()) {
     if (step.kind === 'enter') {
-      try {
-        await fsp.mkdir(abs(step.location), { recursive: true, mode: 0o700 });
-      } catch (err) {
-        errors.push(failureFrom(utf8Text(step.location), err));
-      }
+      dirsToCreate.push(step.location);
       continue;
     }
     if (step.kind !== 'node') continue;
@@ -231,24 +234,45 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
       firstLink.set(key, step.location);
     }
     progress.bytesTotal += Number(node.size);
-    toWrite.push(step);
+    toWrite.push({ location: step.location, content: node.content ?? [], size: node.size });
   }
+  reportInvalid = false;
+
+  // 2. directories and file content
+  await fsp.mkdir(target, { recursive: true, mode: 0o700 });
+  for (const location of dirsToCreate) {
+    try {
+      await fsp.mkdir(abs(location), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      errors.push(failureFrom(utf8Text(location), err));
+    }
+  }
+  dirsToCreate.length = 0;
   progress.phase = 'content';
   emit();
 
   const workerCount = options.workers ?? 0;
   const pool = workerCount > 0 && toWrite.length > 0 ? new DecodeWorkerPool(repo.masterKey, workerCount) : undefined;
-  const failed = new Set<Uint8Array>();
+  /** Locations (latin1 keys) of files whose content failed: skipped by the metadata pass. */
+  const failed = new Set<string>();
+  const locationKey = (location: Uint8Array): string => Buffer.from(location.buffer, location.byteOffset, location.byteLength).toString('latin1');
+  // a node's parent exists unless include patterns skipped it or its mkdir failed: made once
+  const madeParents = new Set<string>();
+  const ensureParent = async (location: Uint8Array): Promise<void> => {
+    const parent = parentOf(location);
+    const key = locationKey(parent);
+    if (madeParents.has(key)) return;
+    await fsp.mkdir(abs(parent), { recursive: true, mode: 0o700 });
+    madeParents.add(key);
+  };
   let contentFailures: Map<number, unknown>;
   try {
     contentFailures = await restoreFileContents(
       repo,
       toWrite.map((step) => ({
         path: abs(step.location),
-        content: step.node.content ?? [],
-        prepare: async () => {
-          await fsp.mkdir(abs(parentOf(step.location)), { recursive: true, mode: 0o700 });
-        },
+        content: step.content,
+        prepare: () => ensureParent(step.location),
       })),
       {
         pool,
@@ -260,7 +284,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
         },
         onFileDone: (index) => {
           progress.filesRestored++;
-          summary.bytes += Number(toWrite[index].node.size);
+          summary.bytes += Number(toWrite[index].size);
           emit();
         },
       },
@@ -269,7 +293,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
     await pool?.close();
   }
   for (const [index, err] of [...contentFailures].sort((a, b) => a[0] - b[0])) {
-    failed.add(toWrite[index].location);
+    failed.add(locationKey(toWrite[index].location));
     errors.push(failureFrom(utf8Text(toWrite[index].location), err));
   }
 
@@ -278,7 +302,8 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
   emit();
   const exact: ExactTime[] = [];
   const linked = new Map<string, Uint8Array>(firstLink);
-  for (const step of steps) {
+  toWrite.length = 0;
+  for await (const step of allSteps()) {
     checkAbort();
     if (step.kind === 'enter') continue;
     const node = step.node;
@@ -291,8 +316,8 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
         summary.dirs++;
         continue;
       }
-      if (failed.has(step.location)) continue;
-      await fsp.mkdir(abs(parentOf(step.location)), { recursive: true, mode: 0o700 });
+      if (failed.has(locationKey(step.location))) continue;
+      await ensureParent(step.location);
       switch (node.type) {
         case 'file': {
           const key = hardlinkKey(node);
@@ -304,7 +329,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
             await createEmpty(path);
           } else if (node.links > 1n && linked.has(key) && Buffer.compare(Buffer.from(linked.get(key)!), Buffer.from(step.location)) !== 0) {
             const first = linked.get(key)!;
-            if (failed.has(first)) {
+            if (failed.has(locationKey(first))) {
               throw new ResticError('IO', `hard link target ${utf8Text(first)} was not restored`);
             }
             await fsp.rm(path, { force: true });
@@ -350,7 +375,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
       if (!loc) return undefined;
       return loc.uncompressedLength !== 0 ? loc.uncompressedLength : loc.length - 32;
     };
-    for (const step of steps) {
+    for await (const step of allSteps()) {
       if (step.kind !== 'node' || step.node.type !== 'file') continue;
       checkAbort();
       try {
