@@ -13,6 +13,7 @@ import { isResticError } from '../../src/errors.js';
 import { planPrune } from '../../src/maintenance/prune.js';
 import { applyPrunePlan } from '../../src/maintenance/prune-apply.js';
 import { repairIndex } from '../../src/maintenance/repair-index.js';
+import { acquireLock, lockStoreFor } from '../../src/repository/lock.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
 import { makeResticRepo, passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
@@ -123,6 +124,40 @@ describe('dry runs write nothing', () => {
       const after = listing(repo);
       expect(after.files).toEqual(before.files);
       expect(after.locks).toEqual([]);
+      resticCheck(repo);
+    }, 60_000);
+  }
+});
+
+describe('deleting commands take an exclusive lock', () => {
+  const cases: [string, string[]][] = [
+    ['prune', ['prune', '--max-unused', '0']],
+    ['forget --keep-last 1', ['forget', '--keep-last', '1']],
+    ['forget --keep-last 1 --prune', ['forget', '--keep-last', '1', '--prune']],
+    ['tag --add x', ['tag', '--add', 'x']],
+    ['repair index', ['repair', 'index']],
+    ['rebuild-index', ['rebuild-index']],
+    ['repair snapshots --forget', ['repair', 'snapshots', '--forget']],
+    ['key passwd', ['key', 'passwd', '--new-password-file', pw]],
+  ];
+  for (const [name, args] of cases) {
+    it(`${name} refuses (exit 11) while another client holds a shared lock, and changes nothing`, async () => {
+      const repo = freshCopy();
+      const other = await Repository.open({ backend: await openBackend(repo), password: TEST_PASSWORD });
+      // a backup running on another machine: a fresh shared lock from a host that is not ours
+      const lock = await acquireLock(lockStoreFor(other), { exclusive: false, hostname: 'another-host', waitMs: 0 });
+      try {
+        const before = listing(repo);
+        const r = await ours(['-r', repo, '--password-file', pw, ...args]);
+        expect(r.stderr).toMatch(/repository is already locked by PID \d+ on another-host/);
+        expect(r.code).toBe(11);
+        const after = listing(repo);
+        expect(after.files).toEqual(before.files);
+        expect(after.locks).toEqual(before.locks);
+      } finally {
+        await lock.release();
+        await other.close();
+      }
       resticCheck(repo);
     }, 60_000);
   }
