@@ -10,7 +10,7 @@ import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backend/backend.js';
-import { ResticError, isResticError } from '../errors.js';
+import { ResticError, exitCodeFor, isResticError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
@@ -61,10 +61,19 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
 
     const out = new Output(stdout, stderr, { json: global.json, quiet: global.quiet, verbosity: global.verbosity });
     const ctx = makeContext(parsed.flags, parsed.positionals, global, out, io, env, cleanups);
-    // On SIGINT/SIGTERM stop waiting for the command: the cleanups below release its lock and
-    // the bin entry exits (restic cancels its context the same way).
-    const code = await untilAborted(command.run(ctx), ctx.signal);
-    return code ?? 0;
+    // On SIGINT/SIGTERM the command sees ctx.signal and stops at its next step. Its lock is
+    // released (by the cleanups below) only once it has really stopped: a command that went on
+    // writing or deleting after its exclusive lock was gone could race another client.
+    const outcome = await settleOrGiveUp(command.run(ctx), ctx.signal, ABORT_GRACE_MS);
+    if (outcome === 'still-running') {
+      cleanups.length = 0;
+      stderr.write(
+        `Warning: the command did not stop within ${ABORT_GRACE_MS / 1000} s of the interrupt; its lock is left in place ` +
+          `(it becomes stale once this process has exited; "restic-ts unlock" removes it)\n`,
+      );
+      return exitCodeFor('INTERRUPTED');
+    }
+    return outcome ?? 0;
   } catch (err) {
     return reportError(err, stderr, json);
   } finally {
@@ -78,19 +87,37 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   }
 }
 
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+/** How long an interrupted command may take to stop before we give up waiting for it. */
+const ABORT_GRACE_MS = 10_000;
+
+/**
+ * The command's result; after an abort, the command's own settlement (normally an
+ * INTERRUPTED error it throws at its next step), or 'still-running' if it has not stopped
+ * within the grace period.
+ */
+export function settleOrGiveUp<T>(work: Promise<T>, signal: AbortSignal, graceMs: number): Promise<T | 'still-running'> {
+  return new Promise<T | 'still-running'>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      timer = setTimeout(() => resolve('still-running'), graceMs);
+      timer.unref();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      signal.removeEventListener('abort', onAbort);
+      if (timer) clearTimeout(timer);
+    };
     work.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
+        done();
+        // A command that finished normally despite the interrupt still reports it.
+        if (signal.aborted) reject(abortError(signal));
+        else resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
+        done();
+        reject(signal.aborted && !isResticError(e, 'INTERRUPTED') ? abortError(signal) : e);
       },
     );
   });
