@@ -90,6 +90,14 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
   await backend.write('key', key.id, key.bytes);
 
   const config = newConfig(polynomial, version);
-  await backend.write('config', 'config', seal(masterKey, encodeConfig(config)));
+  try {
+    await backend.write('config', 'config', seal(masterKey, encodeConfig(config)));
+  } catch (err) {
+    // Without a config our key opens nothing; leaving it would make every later init refuse
+    // ("key exists"). When another client's init won the race, its config stands and our key
+    // is foreign to it. Either way our key goes; a failure to remove it is secondary.
+    await backend.remove('key', key.id).catch(() => undefined);
+    throw err;
+  }
   return { config, keyId: key.id, masterKey };
 }
