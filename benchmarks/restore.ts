@@ -2,7 +2,8 @@
  * Restore throughput and peak memory: restic-ts against restic 0.14 in the same run, on
  * repositories restic writes here (version 2, compression auto):
  * - `random`: 256 MiB of random data in four 64 MiB files (incompressible);
- * - `text`: 128 MiB of compressible text in 64 files of 2 MiB.
+ * - `text`: 128 MiB of compressible text in 64 files of 2 MiB;
+ * - `many`: 10,000 small text files of 2,560 bytes (24.4 MiB) in one directory — per-file costs.
  *
  * Both restores run as whole processes under /usr/bin/time (wall time and peak RSS, start-up
  * and key derivation included): `restic restore latest --target …` and restic-ts's CLI
@@ -71,6 +72,11 @@ function makeText(src: string): void {
   }
 }
 
+function makeMany(src: string): void {
+  mkdirSync(src, { recursive: true });
+  for (let i = 0; i < 10_000; i++) writeFileSync(join(src, `f${i}.txt`), `small file ${i} `.repeat(200).slice(0, 2560));
+}
+
 function hashTree(path: string, files: string[]): string {
   const h = createHash('sha256');
   for (const f of files) h.update(readFileSync(join(path, f)));
@@ -87,6 +93,7 @@ try {
   for (const [name, make, sizeMiB] of [
     ['random', makeRandom, 256],
     ['text', makeText, 128],
+    ['many', makeMany, (10_000 * 2560) / MiB],
   ] as const) {
     const repo = join(dir, `repo-${name}`);
     const src = join(dir, `src-${name}`);
@@ -142,7 +149,7 @@ try {
     const rc = median(resticRuns.map((r) => r.cpuSeconds));
     const oc = median(oursRuns.map((r) => r.cpuSeconds));
     results.push(
-      `| ${name} (${sizeMiB} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rc.toFixed(2)} s CPU, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${oc.toFixed(2)} s CPU, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s, ${median(libCpu).toFixed(2)} s CPU |`,
+      `| ${name} (${+sizeMiB.toFixed(1)} MiB) | ${(sizeMiB / rs).toFixed(0)} MiB/s, ${rc.toFixed(2)} s CPU, ${rm.toFixed(0)} MiB | ${(sizeMiB / os).toFixed(0)} MiB/s, ${oc.toFixed(2)} s CPU, ${om.toFixed(0)} MiB | ${(rs / os).toFixed(2)} | ${(om / rm).toFixed(2)} | ${(sizeMiB / ls).toFixed(0)} MiB/s, ${median(libCpu).toFixed(2)} s CPU |`,
     );
     results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | |`);
   }

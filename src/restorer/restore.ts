@@ -16,7 +16,7 @@
  * collected in the summary, a file that failed half-way is removed, and the caller decides
  * (the CLI exits non-zero). Sockets are skipped, as restic does.
  */
-import { promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import { ResticError, isResticError, type ErrorCode } from '../errors.js';
 import { shortId, type Id } from '../format/id.js';
@@ -27,7 +27,7 @@ import { DecodeWorkerPool } from './decode-worker.js';
 import { verifyFileContent } from './file-writer.js';
 import { restoreFileContents } from './pack-restorer.js';
 import { matchList, parsePatterns, type PathPattern } from './filter.js';
-import { applyExactTimes, createSpecial, createSymlink, restoreMetadata, type ExactTime } from './metadata.js';
+import { applyExactTimes, createSpecial, createSymlink, restoreMetadataSync, type ExactTime } from './metadata.js';
 import { joinPath, sortedNodes } from './walker.js';
 
 export interface RestoreOptions {
@@ -303,15 +303,21 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
   const exact: ExactTime[] = [];
   const linked = new Map<string, Uint8Array>(firstLink);
   toWrite.length = 0;
+  let sinceYield = 0;
   for await (const step of allSteps()) {
     checkAbort();
+    // the metadata calls are synchronous: let timers (lock refresh) and I/O run now and then
+    if (++sinceYield === 1000) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (step.kind === 'enter') continue;
     const node = step.node;
     const path = abs(step.location);
     const shown = utf8Text(step.location);
     try {
       if (step.kind === 'leave') {
-        const job = await restoreMetadata(node, path);
+        const job = restoreMetadataSync(node, path);
         if (job) exact.push(job);
         summary.dirs++;
         continue;
@@ -351,7 +357,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
         default:
           throw new ResticError('UNSUPPORTED', `unsupported node type ${JSON.stringify(node.type)}`);
       }
-      const job = await restoreMetadata(node, path);
+      const job = restoreMetadataSync(node, path);
       if (job) exact.push(job);
     } catch (err) {
       if (isResticError(err, 'INTERRUPTED')) throw err;
@@ -394,8 +400,7 @@ export async function restoreTree(repo: Repository, options: RestoreOptions): Pr
 }
 
 async function createEmpty(path: Buffer): Promise<void> {
-  const handle = await fsp.open(path, 'w', 0o600);
-  await handle.close();
+  closeSync(openSync(path, 'w', 0o600));
 }
 
 function parentOf(location: Uint8Array): Uint8Array {
