@@ -288,7 +288,11 @@ class ArchiverCore {
   }
 
   checkAborted(): void {
-    if (this.options.signal?.aborted) throw new ResticError('INTERRUPTED', 'backup interrupted');
+    const signal = this.options.signal;
+    if (!signal?.aborted) return;
+    // A lost repository lock aborts with its own LOCKED error; say that rather than "interrupted".
+    if (isResticError(signal.reason)) throw signal.reason;
+    throw new ResticError('INTERRUPTED', 'backup interrupted');
   }
 
   reportProgress(): void {
@@ -396,7 +400,10 @@ class ArchiverCore {
 
   /** Flushes packs and index, then writes the snapshot. */
   async finish(snapshot: Omit<Snapshot, 'tree' | 'summary'>, root: Id, backupStart: GoTime): Promise<BackupResult> {
+    this.checkAborted();
     await this.saver.flush();
+    // Without a valid lock (or after an interrupt) no snapshot may be written.
+    this.checkAborted();
     this.stopProgress();
     const end = GoTime.now();
     const c = this.counters;

@@ -8,6 +8,13 @@
  * fail with LOCKED naming the holder. While held, the lock is refreshed every 5 minutes
  * (a new file with the current time, then the old one deleted), as restic considers locks
  * older than 30 minutes stale. Stale locks are removed only by `unlock`.
+ *
+ * When refreshes keep failing, the lock may already look stale to others: once no refresh has
+ * succeeded for 22.5 minutes (the stale age minus one and a half refresh intervals, as restic)
+ * a "stale refresh" is tried — our old file must still exist, a replacement is written, and
+ * after the usual wait the old one must still exist (nobody removed it as stale meanwhile).
+ * If that fails too, the lock counts as lost: `lost` is aborted with LOCKED "failed to refresh
+ * lock in time" and the operation holding it must stop.
  */
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Backend } from '../backend/backend.js';
@@ -23,6 +30,8 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const LOCK_WAIT_MS = 200;
 export const LOCK_REFRESH_MS = 5 * 60 * 1000;
 export const STALE_LOCK_MS = 30 * 60 * 1000;
+/** No successful refresh for this long: try a stale refresh, else give the lock up (restic: 22.5 min). */
+export const REFRESHABILITY_TIMEOUT_MS = STALE_LOCK_MS - (LOCK_REFRESH_MS * 3) / 2;
 const LOAD_RETRY_WAITS_MS = [5_000, 10_000, 20_000];
 
 /** How the lock module reads and writes lock files (a Repository provides both). */
@@ -47,8 +56,14 @@ export interface LockOptions {
   loadRetryWaitsMs?: number[];
   /** Keep trying to get the lock for this long (restic's --retry-lock); 0 = fail at once. */
   retryForMs?: number;
-  /** Called when a refresh fails (the operation should stop: the lock may go stale). */
+  /** Called when a refresh fails; the lock is kept and refreshing goes on until the timeout. */
   onRefreshError?: (err: unknown) => void;
+  /** Without a successful refresh for this long the lock is given up unless a stale refresh works (22.5 min). */
+  refreshabilityTimeoutMs?: number;
+  /** Called once when the lock is lost (also signalled by `RepositoryLock.lost`). */
+  onLost?: (err: ResticError) => void;
+  /** Monotonic milliseconds for the refresh deadline (tests inject a fake clock). */
+  clock?: () => number;
   signal?: AbortSignal;
 }
 
@@ -123,8 +138,14 @@ export async function loadLocks(store: LockStore, skip?: Id, retryWaits: number[
 
 export class RepositoryLock {
   private timer?: NodeJS.Timeout;
+  private deadlineTimer?: NodeJS.Timeout;
   private released = false;
+  /** Refreshes run one after the other; release waits for the running one. */
   private refreshing: Promise<void> = Promise.resolve();
+  private lastRefreshedAt: number;
+  private readonly lostController = new AbortController();
+  private readonly clock: () => number;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly store: LockStore,
@@ -133,14 +154,69 @@ export class RepositoryLock {
     private readonly options: LockOptions,
   ) {
     const every = options.refreshMs ?? LOCK_REFRESH_MS;
-    this.timer = setInterval(() => {
-      this.refreshing = this.refresh().catch((err: unknown) => options.onRefreshError?.(err));
-    }, every);
+    this.clock = options.clock ?? (() => performance.now());
+    this.timeoutMs = options.refreshabilityTimeoutMs ?? REFRESHABILITY_TIMEOUT_MS;
+    this.lastRefreshedAt = this.clock();
+    this.timer = setInterval(() => this.enqueue(() => this.scheduledRefresh()), every);
     this.timer.unref();
   }
 
   get id(): Id {
     return this.currentId;
+  }
+
+  /** Aborted (reason: a LOCKED ResticError) when the lock could not be refreshed in time. */
+  get lost(): AbortSignal {
+    return this.lostController.signal;
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.refreshing = this.refreshing.then(step).catch(() => undefined);
+  }
+
+  private overdue(): boolean {
+    return this.clock() - this.lastRefreshedAt >= this.timeoutMs;
+  }
+
+  private async scheduledRefresh(): Promise<void> {
+    if (this.released || this.lost.aborted) return;
+    // A suspended process (or a long run of failures) may wake up past the deadline: then the
+    // old file may have been removed as stale, and a plain refresh would not notice.
+    if (this.overdue()) return this.staleRefreshOrGiveUp();
+    try {
+      await this.refresh();
+    } catch (err) {
+      this.options.onRefreshError?.(err);
+      this.armDeadline();
+    }
+  }
+
+  /** After a failed refresh: at the deadline, try the stale refresh unless a refresh succeeded since. */
+  private armDeadline(): void {
+    if (this.deadlineTimer) return;
+    const wait = Math.max(0, this.lastRefreshedAt + this.timeoutMs - this.clock());
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.enqueue(async () => {
+        if (this.released || this.lost.aborted) return;
+        if (this.overdue()) await this.staleRefreshOrGiveUp();
+        else this.armDeadline();
+      });
+    }, wait);
+    this.deadlineTimer.unref();
+  }
+
+  private async staleRefreshOrGiveUp(): Promise<void> {
+    try {
+      await this.staleRefresh();
+    } catch (err) {
+      if (this.released) return;
+      const reason = err instanceof Error ? err.message : String(err);
+      const lostErr = new ResticError('LOCKED', `failed to refresh lock in time: ${reason}`, { file: `locks/${this.currentId}`, cause: err });
+      if (this.timer) clearInterval(this.timer);
+      this.lostController.abort(lostErr);
+      this.options.onLost?.(lostErr);
+    }
   }
 
   /** Writes a new lock file with the current time, then deletes the previous one. */
@@ -151,7 +227,46 @@ export class RepositoryLock {
     const newId = await this.store.saveUnpacked('lock', utf8(encodeLock(fresh)));
     const old = this.currentId;
     this.currentId = newId;
+    this.lastRefreshedAt = this.clock();
     await this.store.backend.remove('lock', old);
+  }
+
+  /**
+   * Refresh of a lock others may already consider stale: only valid while our old file still
+   * exists before and (after the usual wait) after the replacement is written; otherwise some
+   * `unlock` or prune may have removed it and acted as if we were gone.
+   */
+  async staleRefresh(): Promise<void> {
+    const old = this.currentId;
+    const removedError = () => new ResticError('LOCKED', `lock file ${shortId(old)} was removed in the meantime`, { file: `locks/${old}` });
+    if (!(await this.lockFileExists(old))) throw removedError();
+    const now = (this.options.now ?? GoTime.now)();
+    const newId = await this.store.saveUnpacked('lock', utf8(encodeLock({ ...this.lock, time: now })));
+    let stillThere: boolean;
+    try {
+      await sleep(this.options.waitMs ?? LOCK_WAIT_MS, this.options.signal);
+      stillThere = await this.lockFileExists(old);
+    } catch (err) {
+      await this.store.backend.remove('lock', newId).catch(() => undefined);
+      throw err;
+    }
+    if (!stillThere) {
+      await this.store.backend.remove('lock', newId).catch(() => undefined);
+      throw removedError();
+    }
+    this.currentId = newId;
+    this.lastRefreshedAt = this.clock();
+    await this.store.backend.remove('lock', old);
+  }
+
+  private async lockFileExists(id: Id): Promise<boolean> {
+    try {
+      await this.store.backend.stat('lock', id);
+      return true;
+    } catch (err) {
+      if (isResticError(err, 'FILE_NOT_FOUND')) return false;
+      throw err;
+    }
   }
 
   /** Stops refreshing and deletes the lock file. */
@@ -159,8 +274,12 @@ export class RepositoryLock {
     if (this.released) return;
     this.released = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     await this.refreshing;
-    await this.store.backend.remove('lock', this.currentId);
+    await this.store.backend.remove('lock', this.currentId).catch((err: unknown) => {
+      // A lost lock's file may have been removed by someone else already.
+      if (!(this.lost.aborted && isResticError(err, 'FILE_NOT_FOUND'))) throw err;
+    });
   }
 }
 

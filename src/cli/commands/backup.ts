@@ -10,6 +10,7 @@ import { parseExcludeFile, parseSize } from '../../archiver/excludes.js';
 import { globPaths } from '../../archiver/targets.js';
 import { backup, backupStream, type BackupProgress, type BackupResult, type CommonBackupOptions } from '../../archiver/archiver.js';
 import { ResticError } from '../../errors.js';
+import { acquireLock } from '../../repository/lock.js';
 import { GoTime } from '../../format/gotime.js';
 import { shortId } from '../../format/id.js';
 import type { Command, CommandContext } from '../command.js';
@@ -148,7 +149,19 @@ async function run(ctx: CommandContext): Promise<number | void> {
   const dryRun = f.boolean('dry-run');
   const packSize = ctx.global.packSizeMiB !== undefined ? ctx.global.packSizeMiB * MIB : undefined;
 
-  const repo = await ctx.openRepository({ lock: dryRun ? 'none' : 'shared' });
+  // The backup takes its own lock (not openRepository's) so that losing it — no refresh for
+  // 22.5 minutes and the stale refresh failed — cancels the backup with LOCKED.
+  const repo = await ctx.openRepository({ lock: 'none' });
+  let signal = ctx.signal;
+  if (!dryRun && !ctx.global.noLock) {
+    const lock = await acquireLock(repo, {
+      exclusive: false,
+      signal: ctx.signal,
+      onRefreshError: (err) => ctx.out.warn(`Warning: failed to refresh the repository lock: ${(err as Error).message}`),
+    });
+    ctx.onCleanup(() => lock.release());
+    signal = AbortSignal.any([ctx.signal, lock.lost]);
+  }
   await repo.loadIndex();
   if (ctx.global.compression !== 'auto' && repo.config.version < 2) {
     throw new ResticError('USAGE', 'compression requires at least repository format version 2');
@@ -160,7 +173,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
     tags: splitTags(f.strings('tag')),
     compression: ctx.global.compression,
     dryRun,
-    signal: ctx.signal,
+    signal,
     progressIntervalMs: ctx.global.json ? 1000 : 100,
     onProgress: (p) => {
       if (ctx.global.json) {
