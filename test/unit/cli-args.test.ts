@@ -3,7 +3,7 @@ import { parseArgs, type FlagSpec } from '../../src/cli/args.js';
 import { globalOptionsFrom, GLOBAL_FLAGS } from '../../src/cli/global-options.js';
 import { indentJson, renderTable } from '../../src/cli/output.js';
 import { splitShellWords } from '../../src/cli/password.js';
-import { isResticError } from '../../src/errors.js';
+import { resticErrorMessage } from '../support/errors.js';
 
 const specs: FlagSpec[] = [
   { name: 'repo', short: 'r', kind: 'string', env: 'RESTIC_REPOSITORY', description: '' },
@@ -14,15 +14,7 @@ const specs: FlagSpec[] = [
   { name: 'latest', kind: 'int', description: '' },
 ];
 
-function usageError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, 'USAGE')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected a USAGE error');
-}
+const usageError = (fn: () => unknown): string => resticErrorMessage(fn, 'USAGE');
 
 describe('parseArgs', () => {
   it('reads long flags with a separate or attached value, and positionals anywhere', () => {

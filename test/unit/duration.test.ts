@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Duration, parseDuration } from '../../src/maintenance/duration.js';
-import { isResticError } from '../../src/errors.js';
+import { resticErrorMessage } from '../support/errors.js';
 
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, 'USAGE')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected a USAGE error');
-}
+const usageMessage = (fn: () => unknown): string => resticErrorMessage(fn, 'USAGE');
 
 describe('Duration.parse', () => {
   // Inputs and expectations of restic's TestParseDuration (internal/data/duration_test.go).

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isResticError } from '../../src/errors.js';
 import {
   GoJsonObject,
   compareGoStrings,
@@ -14,20 +13,12 @@ import {
   parseJsonLossless,
   utf8Text,
 } from '../../src/format/json.js';
+import { expectResticError } from '../support/errors.js';
 
 const bytes = (...parts: (string | number[])[]): Uint8Array =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'utf8')] : p)));
 
-function corrupt(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, 'CORRUPT'), String(err)).toBe(true);
-    for (const f of fragments) expect((err as Error).message).toContain(f);
-    return;
-  }
-  throw new Error('expected a CORRUPT error');
-}
+const corrupt = (fn: () => unknown, ...fragments: string[]): void => expectResticError(fn, 'CORRUPT', ...fragments);
 
 describe('goJsonString (Go encoding/json)', () => {
   it('escapes HTML characters, quotes, backslashes and U+2028/U+2029', () => {

@@ -7,8 +7,8 @@
  * Canonical nodes must also keep no source text and re-encode to the same bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { isResticError } from '../../src/errors.js';
 import { encodeNode, keptNodeSource, parseTree, type TreeNode } from '../../src/format/node.js';
+import { resticErrorMessage } from '../support/errors.js';
 
 const T = '"mtime":"2026-11-26T13:47:36.190686335+01:00","atime":"2026-11-26T13:47:36.190686335+01:00","ctime":"2026-11-26T13:47:36.194686335+01:00"';
 const ID1 = '8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4';
@@ -70,16 +70,8 @@ function fields(n: TreeNode): unknown {
   return { ...n, name: Buffer.from(n.name).toString('hex'), linkTarget: Buffer.from(n.linkTarget).toString('hex'), mtime: n.mtime.toString(), atime: n.atime.toString(), ctime: n.ctime.toString() };
 }
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, 'CORRUPT'), String(err)).toBe(true);
-    // the space shifts offsets by one
-    return (err as Error).message.replace(/at offset \d+/, 'at offset N');
-  }
-  throw new Error('expected a CORRUPT error');
-}
+// the space shifts offsets by one
+const errorOf = (fn: () => unknown): string => resticErrorMessage(fn, 'CORRUPT').replace(/at offset \d+/, 'at offset N');
 
 describe('readNode fast path agrees with the general reader', () => {
   it.each(canonical)('canonical node %#: same fields, no kept source, same bytes back', (text) => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isResticError } from '../../src/errors.js';
 import { GoTime } from '../../src/format/gotime.js';
 import {
   GoFileMode,
@@ -18,6 +17,7 @@ import {
   parseTree,
   posixFromGoMode,
 } from '../../src/format/node.js';
+import { expectResticError } from '../support/errors.js';
 
 const T = '"mtime":"2026-11-26T13:47:36.190686335+01:00","atime":"2026-11-26T13:47:36.190686335+01:00","ctime":"2026-11-26T13:47:36.194686335+01:00"';
 const ID1 = '8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4';
@@ -39,16 +39,7 @@ const resticTree = '{"nodes":[' + Object.values(resticNodes).join(',') + ']}\n';
 const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function expectError(fn: () => unknown, code: 'CORRUPT' | 'USAGE', ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, code), String(err)).toBe(true);
-    for (const f of fragments) expect((err as Error).message).toContain(f);
-    return;
-  }
-  throw new Error(`expected a ${code} error`);
-}
+const expectError = expectResticError;
 
 describe('parseTree on restic-written trees', () => {
   const tree = parseTree(Buffer.from(resticTree), ID2);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isResticError } from '../../src/errors.js';
 import {
   COMPRESSED_ENTRY_SIZE,
   EAGER_HEADER_READ,
@@ -14,6 +13,7 @@ import {
   parsePackHeader,
   type PackedBlob,
 } from '../../src/pack/header.js';
+import { expectResticError } from '../support/errors.js';
 
 function fakeId(n: number | string): string {
   return createHash('sha256').update(String(n)).digest('hex');
@@ -31,16 +31,7 @@ function fourTypes(): PackedBlob[] {
   ];
 }
 
-function expectCorrupt(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, 'CORRUPT'), String(err)).toBe(true);
-    for (const f of fragments) expect((err as Error).message).toContain(f);
-    return;
-  }
-  throw new Error('expected a CORRUPT error');
-}
+const expectCorrupt = (fn: () => unknown, ...fragments: string[]): void => expectResticError(fn, 'CORRUPT', ...fragments);
 
 describe('pack header constants', () => {
   it('match restic pack.go', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isResticError } from '../../src/errors.js';
 import { GoTime } from '../../src/format/gotime.js';
 import { encodeLock, parseLock } from '../../src/format/lock-file.js';
 import { encodeSnapshot, parseSnapshot, snapshotToCliJson, type Snapshot } from '../../src/format/snapshot.js';
+import { expectResticError } from '../support/errors.js';
 
 const ID = '3ef6fe0634e5a4c2a00aa2cc4f5bd8ff4592c236b99bffac9786eefa9a6327fa';
 const TREE = '3527e5d181acd957e659931572823a7d2736e07e6d1bb476a20252742c268c56';
@@ -11,16 +11,7 @@ const PARENT = 'ea85809fd8f3c03be1ebec9d985b59b2e359f3d18bb5743a74bc79aff0dc92f2
 /** Written by restic 0.14 (`restic backup --tag b,a --host h1 src /tmp/rx/src/sub`, TZ=Europe/Berlin). */
 const resticSnapshot = `{"time":"2026-11-26T13:47:36.206480521+01:00","tree":"${TREE}","paths":["/tmp/rx/src","/tmp/rx/src/sub"],"hostname":"h1","username":"root","tags":["b","a"]}`;
 
-function expectError(fn: () => unknown, code: 'CORRUPT' | 'USAGE', ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isResticError(err, code), String(err)).toBe(true);
-    for (const f of fragments) expect((err as Error).message).toContain(f);
-    return;
-  }
-  throw new Error(`expected a ${code} error`);
-}
+const expectError = expectResticError;
 
 describe('parseSnapshot / encodeSnapshot', () => {
   it('round-trips a restic 0.14 snapshot byte for byte', () => {
