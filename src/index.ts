@@ -1,6 +1,6 @@
 /**
  * restic-ts public API: re-exports only. Documented in docs/library.md (with runnable programs
- * in examples/); test/unit/public-api.test.ts checks that every documented name is here.
+ * in docs/examples/); test/unit/public-api.test.ts checks that every documented name is here.
  *
  *   import { openBackend, Repository } from 'restic-ts';
  *   const repo = await Repository.open({ backend: await openBackend('/srv/repo'), password });

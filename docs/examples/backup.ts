@@ -2,13 +2,13 @@
  * Create a repository when there is none, then back up three kinds of source: directories
  * from the file system, a buffer (or any stream) as one file, and a tree given as data.
  *
- *   npx tsx examples/backup.ts REPOSITORY PASSWORD_FILE PATH...
+ *   npx tsx docs/examples/backup.ts REPOSITORY PASSWORD_FILE PATH...
  *
  * Everything written is ordinary restic format: `restic snapshots`, `restic restore` and
  * `restic check --read-data` accept it. In your own project import from 'restic-ts'.
  */
 import { readFile } from 'node:fs/promises';
-import { acquireLock, backup, backupStream, backupTree, initRepository, isResticError, openBackend, Repository, shortId } from '../src/index.js';
+import { acquireLock, backup, backupStream, backupTree, initRepository, isResticError, openBackend, Repository, shortId } from '../../src/index.js';
 
 const [location, passwordFile, ...paths] = process.argv.slice(2);
 if (location === undefined || passwordFile === undefined || paths.length === 0) {
@@ -54,7 +54,7 @@ try {
   // 3. A tree described as data: nothing needs to exist on disk.
   const generated = await backupTree(
     {
-      'README.txt': { type: 'file', content: 'made by examples/backup.ts\n' },
+      'README.txt': { type: 'file', content: 'made by docs/examples/backup.ts\n' },
       reports: { type: 'dir', entries: { '2026.csv': { type: 'file', content: 'month,total\n1,42\n', mode: 0o600 } } },
       latest: { type: 'symlink', target: 'reports/2026.csv' },
     },

@@ -3,13 +3,13 @@
  * destination with the source's chunker polynomial when it does not exist yet, so that both
  * cut files alike and the copy is made of the stored blobs as they are.
  *
- *   npx tsx examples/copy.ts SOURCE SOURCE_PASSWORD_FILE DESTINATION DESTINATION_PASSWORD_FILE
+ *   npx tsx docs/examples/copy.ts SOURCE SOURCE_PASSWORD_FILE DESTINATION DESTINATION_PASSWORD_FILE
  *
  * Snapshots already present in the destination (same content, restic's rule) are skipped,
  * so running it again copies only what is new. In your own project import from 'restic-ts'.
  */
 import { readFile } from 'node:fs/promises';
-import { acquireLock, copySnapshots, initRepository, isResticError, openBackend, Repository, shortId } from '../src/index.js';
+import { acquireLock, copySnapshots, initRepository, isResticError, openBackend, Repository, shortId } from '../../src/index.js';
 
 const [srcLocation, srcPasswordFile, dstLocation, dstPasswordFile] = process.argv.slice(2);
 if (srcLocation === undefined || srcPasswordFile === undefined || dstLocation === undefined || dstPasswordFile === undefined) {

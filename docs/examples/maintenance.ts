@@ -2,7 +2,7 @@
  * Routine maintenance: tag, diff, forget with a keep policy, prune, check, and add a key —
  * the library calls behind `restic-ts tag|diff|forget --prune|check|key add`.
  *
- *   npx tsx examples/maintenance.ts REPOSITORY PASSWORD_FILE [NEW_KEY_PASSWORD_FILE]
+ *   npx tsx docs/examples/maintenance.ts REPOSITORY PASSWORD_FILE [NEW_KEY_PASSWORD_FILE]
  *
  * Keeps the newest 2 snapshots per host and path set (like `forget --keep-last 2 --prune`).
  * In your own project import from 'restic-ts'.
@@ -21,7 +21,7 @@ import {
   Repository,
   shortId,
   tagSnapshots,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const [location, passwordFile, newKeyPasswordFile] = process.argv.slice(2);
 if (location === undefined || passwordFile === undefined) {

@@ -2,9 +2,9 @@
  * The README's library quick start, verbatim (test/unit/public-api.test.ts checks that the two
  * stay equal; test/integration/docs-examples.test.ts runs it). Run from the project root:
  *
- *   npx tsx examples/quick-start.ts
+ *   npx tsx docs/examples/quick-start.ts
  */
-import { openBackend, Repository, streamFileContent, walkTree, pathText } from '../src/index.js';
+import { openBackend, Repository, streamFileContent, walkTree, pathText } from '../../src/index.js';
 
 const repo = await Repository.open({
   backend: await openBackend('fixtures/example-repo'), // or 's3:https://host/bucket/prefix'

@@ -2,7 +2,7 @@
  * Walk a snapshot's tree and stream one file's content with bounded memory; dump a
  * directory as a tar archive.
  *
- *   npx tsx examples/read-files.ts [REPOSITORY] [PASSWORD_FILE] [SNAPSHOT] [TAR_OUTPUT]
+ *   npx tsx docs/examples/read-files.ts [REPOSITORY] [PASSWORD_FILE] [SNAPSHOT] [TAR_OUTPUT]
  *
  * Lists every entry of SNAPSHOT (default `latest`), prints the first regular file's content,
  * and, when TAR_OUTPUT is given, writes the whole snapshot there as a tar (as `restic dump
@@ -11,7 +11,7 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { dumpTreeAsTar, openBackend, pathText, Repository, streamFileContent, walkTree, type TreeNode } from '../src/index.js';
+import { dumpTreeAsTar, openBackend, pathText, Repository, streamFileContent, walkTree, type TreeNode } from '../../src/index.js';
 
 const [location = 'fixtures/example-repo', passwordFile = 'fixtures/example-repo.password', ref = 'latest', tarOutput] = process.argv.slice(2);
 const password = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');

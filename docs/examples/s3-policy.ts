@@ -4,11 +4,11 @@
  * (forget/prune, run elsewhere) may delete; neither may touch object versions or bucket
  * settings. Needs no network.
  *
- *   npx tsx examples/s3-policy.ts BUCKET [PREFIX]
+ *   npx tsx docs/examples/s3-policy.ts BUCKET [PREFIX]
  *
  * In your own project import from 'restic-ts'.
  */
-import { buildPolicy, policyAllows, POLICY_ROLES } from '../src/index.js';
+import { buildPolicy, policyAllows, POLICY_ROLES } from '../../src/index.js';
 
 const [bucket = 'my-backups', prefix = 'laptop'] = process.argv.slice(2);
 for (const role of POLICY_ROLES) {

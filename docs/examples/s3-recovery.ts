@@ -4,7 +4,7 @@
  * with --apply. The library calls behind `restic-ts audit`, `--as-of` and `rollback`.
  *
  *   AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… \
- *   npx tsx examples/s3-recovery.ts s3:https://HOST/BUCKET/PREFIX PASSWORD_FILE TIME [--apply]
+ *   npx tsx docs/examples/s3-recovery.ts s3:https://HOST/BUCKET/PREFIX PASSWORD_FILE TIME [--apply]
  *
  * TIME is RFC 3339 ("2026-11-26T13:05:00Z") or local "2026-11-26 14:05:00". Nothing is
  * changed without --apply, and even then no object version is deleted: a rollback can itself
@@ -29,7 +29,7 @@ import {
   requireS3Backend,
   requireVersionedHistory,
   shortId,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const [location, passwordFile, timeText, ...rest] = process.argv.slice(2);
 if (location === undefined || passwordFile === undefined || timeText === undefined) {

@@ -2,12 +2,12 @@
  * Open a repository, list and filter its snapshots, and resolve `latest`, an ID prefix and
  * `snapshot:subpath` — the read side's entry points.
  *
- *   npx tsx examples/snapshots.ts [REPOSITORY] [PASSWORD_FILE]
+ *   npx tsx docs/examples/snapshots.ts [REPOSITORY] [PASSWORD_FILE]
  *
  * Defaults to the bundled example repository. In your own project import from 'restic-ts'.
  */
 import { readFile } from 'node:fs/promises';
-import { isResticError, matchesFilter, openBackend, Repository, shortId } from '../src/index.js';
+import { isResticError, matchesFilter, openBackend, Repository, shortId } from '../../src/index.js';
 
 const location = process.argv[2] ?? 'fixtures/example-repo';
 const password = (await readFile(process.argv[3] ?? 'fixtures/example-repo.password', 'utf8')).replace(/\r?\n$/, '');

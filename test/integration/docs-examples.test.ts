@@ -1,6 +1,6 @@
 /**
- * Runs every program in examples/ (the ones docs/library.md and README.md show) as a user
- * would — `node --import tsx examples/X.ts …` in a child process — against repositories made
+ * Runs every program in docs/examples/ (the ones docs/library.md and README.md show) as a user
+ * would — `node --import tsx docs/examples/X.ts …` in a child process — against repositories made
  * here: the bundled example repository (copied, so locks never touch fixtures/), repositories
  * the real restic creates, and a versioned bucket on the S3 test server. What the examples
  * write is then checked with the real restic binary.
@@ -13,15 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cheapenKeys, makeResticRepo, passwordFile, requireRestic, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 
-// Type-only imports make `npm test`'s tsc typecheck the examples (tsconfig includes test/, not examples/).
-import type * as _snapshotsExample from '../../examples/snapshots.js';
-import type * as _readFilesExample from '../../examples/read-files.js';
-import type * as _backupExample from '../../examples/backup.js';
-import type * as _maintenanceExample from '../../examples/maintenance.js';
-import type * as _copyExample from '../../examples/copy.js';
-import type * as _s3RecoveryExample from '../../examples/s3-recovery.js';
-import type * as _s3PolicyExample from '../../examples/s3-policy.js';
-import type * as _quickStartExample from '../../examples/quick-start.js';
+// Type-only imports make `npm test`'s tsc typecheck the examples (tsconfig includes test/, not docs/examples/).
+import type * as _snapshotsExample from '../../docs/examples/snapshots.js';
+import type * as _readFilesExample from '../../docs/examples/read-files.js';
+import type * as _backupExample from '../../docs/examples/backup.js';
+import type * as _maintenanceExample from '../../docs/examples/maintenance.js';
+import type * as _copyExample from '../../docs/examples/copy.js';
+import type * as _s3RecoveryExample from '../../docs/examples/s3-recovery.js';
+import type * as _s3PolicyExample from '../../docs/examples/s3-policy.js';
+import type * as _quickStartExample from '../../docs/examples/quick-start.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -33,7 +33,7 @@ interface Run {
 }
 
 function example(name: string, args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join('examples', name), ...args], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join('docs', 'examples', name), ...args], {
     cwd: root,
     env: { ...process.env, TZ: 'UTC', ...env },
     timeout: 300_000,

@@ -175,12 +175,12 @@ describe('public API (src/index.ts)', () => {
     expect(missing).toEqual([]);
   });
 
-  it("README's library quick start is examples/quick-start.ts (which the integration tests run)", () => {
+  it("README's library quick start is docs/examples/quick-start.ts (which the integration tests run)", () => {
     const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
     const block = /## Library quick start\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
-    const example = readFileSync(resolve(root, 'examples/quick-start.ts'), 'utf8').replace(/^\/\*\*[\s\S]*?\*\/\n/, '');
-    expect(example).toBe(block!.replaceAll("from 'restic-ts'", "from '../src/index.js'"));
+    const example = readFileSync(resolve(root, 'docs/examples/quick-start.ts'), 'utf8').replace(/^\/\*\*[\s\S]*?\*\/\n/, '');
+    expect(example).toBe(block!.replaceAll("from 'restic-ts'", "from '../../src/index.js'"));
   });
 
   it('README begins with the two set-up commands', () => {
