@@ -16,7 +16,7 @@ import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime } from '../output.js';
 import { formatNodeLong, RESTIC_014_JSON } from './ls.js';
 import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
-import { selectSnapshots } from './stats.js';
+import { selectSnapshots } from './snapshots.js';
 
 /** restic 0.14's find JSON for a node: path and permissions, then Node's fields minus name/inode/xattrs/device/content/subtree. */
 export function findNodeJson(path: Uint8Array, node: TreeNode): string {

@@ -12,7 +12,7 @@ import { describeSnapshot, repairSnapshots } from '../../maintenance/repair-snap
 import type { Command, CommandContext } from '../command.js';
 import { goTimeString } from './copy.js';
 import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
-import { selectSnapshots } from './stats.js';
+import { selectSnapshots } from './snapshots.js';
 
 const quote = (path: string): string => `"${goQuote(Buffer.from(path, 'utf8'))}"`;
 

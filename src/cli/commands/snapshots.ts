@@ -21,6 +21,7 @@ import {
   sortOldestFirst,
   type SnapshotFilter,
 } from '../../format/snapshot-filter.js';
+import type { Repository, SnapshotEntry } from '../../repository/repository.js';
 import type { FlagSpec, ParsedFlags } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatLocalTime, renderTable, type TableColumn } from '../output.js';
@@ -40,6 +41,50 @@ export function snapshotFilterFromFlags(flags: ParsedFlags): SnapshotFilter {
 /** The filter for resolving `latest`: paths made absolute and cleaned, as restic does there. */
 export function latestFilter(filter: SnapshotFilter, cwd: string): SnapshotFilter {
   return { ...filter, paths: normalizeFilterPaths(filter.paths ?? [], cwd) };
+}
+
+/**
+ * restic's FindFilteredSnapshots for explicit arguments: each ID prefix (or `latest`, found
+ * with `latestFilter`) resolved to a full ID, in order and without repeats; one that does not
+ * resolve (not found, ambiguous) is warned about and skipped. Warns that the filter is ignored
+ * when one is given but no `latest` used it.
+ */
+export async function resolveSnapshotArguments(
+  ctx: CommandContext,
+  repo: Repository,
+  args: readonly string[],
+  filter: SnapshotFilter,
+): Promise<string[]> {
+  const ids: string[] = [];
+  let usedFilter = false;
+  for (const arg of args) {
+    try {
+      if (arg === 'latest') {
+        usedFilter = true;
+        ids.push((await repo.findLatestSnapshot(latestFilter(filter, ctx.cwd))).id);
+      } else {
+        ids.push(await repo.findSnapshotId(arg));
+      }
+    } catch (err) {
+      if (!isResticError(err) || (err.code !== 'SNAPSHOT_NOT_FOUND' && err.code !== 'SNAPSHOT_AMBIGUOUS')) throw err;
+      ctx.out.warn(`Ignoring ${JSON.stringify(arg)}: ${err.message}`);
+    }
+  }
+  if (!usedFilter && !isEmptyFilter(filter)) ctx.out.warn('Ignoring filters as there are explicit snapshot ids given');
+  return [...new Set(ids)];
+}
+
+/**
+ * restic's FindFilteredSnapshots: explicit IDs (and `latest`) resolved one by one, with a
+ * warning for those that do not resolve; without arguments every snapshot the filter keeps.
+ */
+export async function selectSnapshots(ctx: CommandContext, args: readonly string[]): Promise<SnapshotEntry[]> {
+  const repo = await ctx.openRepository();
+  const filter = snapshotFilterFromFlags(ctx.flags);
+  if (args.length === 0) return (await repo.listSnapshots()).filter((e) => matchesFilter(e.snapshot, filter));
+  const entries: SnapshotEntry[] = [];
+  for (const id of await resolveSnapshotArguments(ctx, repo, args, filter)) entries.push(await repo.loadSnapshot(id));
+  return entries;
 }
 
 type Row = Snapshot & { id: string };
@@ -65,24 +110,8 @@ function printTable(ctx: CommandContext, list: Row[], compact: boolean): void {
 /** restic's FindFilteredSnapshots for explicit arguments: warn about and skip what does not resolve. */
 async function selectByArguments(ctx: CommandContext, filter: SnapshotFilter): Promise<Row[]> {
   const repo = await ctx.openRepository();
-  const ids: string[] = [];
-  let usedFilter = false;
-  for (const arg of ctx.positionals) {
-    try {
-      if (arg === 'latest') {
-        usedFilter = true;
-        ids.push((await repo.findLatestSnapshot(latestFilter(filter, ctx.cwd))).id);
-      } else {
-        ids.push(await repo.findSnapshotId(arg));
-      }
-    } catch (err) {
-      if (!isResticError(err) || (err.code !== 'SNAPSHOT_NOT_FOUND' && err.code !== 'SNAPSHOT_AMBIGUOUS')) throw err;
-      ctx.out.warn(`Ignoring ${JSON.stringify(arg)}: ${err.message}`);
-    }
-  }
-  if (!usedFilter && !isEmptyFilter(filter)) ctx.out.warn('Ignoring filters as there are explicit snapshot ids given');
   const rows: Row[] = [];
-  for (const id of new Set(ids)) rows.push({ ...(await repo.loadSnapshot(id)).snapshot, id });
+  for (const id of await resolveSnapshotArguments(ctx, repo, ctx.positionals, filter)) rows.push({ ...(await repo.loadSnapshot(id)).snapshot, id });
   return rows;
 }
 

@@ -2,43 +2,11 @@
  * `stats [--mode restore-size|files-by-contents|blobs-per-file|raw-data] [SNAPSHOT...]`:
  * restic 0.14's counts, as text ("Stats in … mode:") or one JSON line.
  */
-import { ResticError, isResticError } from '../../errors.js';
-import { matchesFilter } from '../../format/snapshot-filter.js';
-import type { SnapshotEntry } from '../../repository/repository.js';
+import { ResticError } from '../../errors.js';
 import { computeStats, STATS_MODES, type StatsMode } from '../../restorer/stats.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatBytes } from '../output.js';
-import { SNAPSHOT_FILTER_FLAGS, latestFilter, snapshotFilterFromFlags } from './snapshots.js';
-
-/**
- * restic's FindFilteredSnapshots: explicit IDs (and `latest`) resolved one by one, with a
- * warning for those that do not resolve; without arguments every snapshot the filter keeps.
- */
-export async function selectSnapshots(ctx: CommandContext, args: readonly string[]): Promise<SnapshotEntry[]> {
-  const repo = await ctx.openRepository();
-  const filter = snapshotFilterFromFlags(ctx.flags);
-  if (args.length === 0) return (await repo.listSnapshots()).filter((e) => matchesFilter(e.snapshot, filter));
-  const ids: string[] = [];
-  let usedFilter = false;
-  for (const arg of args) {
-    try {
-      if (arg === 'latest') {
-        usedFilter = true;
-        ids.push((await repo.findLatestSnapshot(latestFilter(filter, ctx.cwd))).id);
-      } else {
-        ids.push(await repo.findSnapshotId(arg));
-      }
-    } catch (err) {
-      if (!isResticError(err) || (err.code !== 'SNAPSHOT_NOT_FOUND' && err.code !== 'SNAPSHOT_AMBIGUOUS')) throw err;
-      ctx.out.warn(`Ignoring ${JSON.stringify(arg)}: ${err.message}`);
-    }
-  }
-  const hasFilter = (filter.hosts?.length ?? 0) > 0 || (filter.tags?.length ?? 0) > 0 || (filter.paths?.length ?? 0) > 0;
-  if (!usedFilter && hasFilter) ctx.out.warn('Ignoring filters as there are explicit snapshot ids given');
-  const entries: SnapshotEntry[] = [];
-  for (const id of new Set(ids)) entries.push(await repo.loadSnapshot(id));
-  return entries;
-}
+import { SNAPSHOT_FILTER_FLAGS, selectSnapshots } from './snapshots.js';
 
 async function run(ctx: CommandContext): Promise<void> {
   // Versioned S3 bucket (issue 5): current vs non-current bytes from the version listing.

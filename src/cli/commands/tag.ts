@@ -7,7 +7,7 @@ import { parseTagListFlags } from '../../format/snapshot-filter.js';
 import { tagSnapshots } from '../../maintenance/tag.js';
 import type { Command, CommandContext } from '../command.js';
 import { SNAPSHOT_FILTER_FLAGS } from './snapshots.js';
-import { selectSnapshots } from './stats.js';
+import { selectSnapshots } from './snapshots.js';
 
 /** restic's TagList flags flattened: commas split, spaces trimmed, empty tags dropped. */
 const flatTags = (values: readonly string[]): string[] => parseTagListFlags(values).flat().filter((t) => t !== '');

@@ -1,0 +1,54 @@
+/**
+ * Source data for backup tests: deterministic pseudo-random file contents, and a repository
+ * made by the real restic with a few backups of one source directory (the prelude most
+ * cross-tests share).
+ */
+import { makeResticRepo, restic, type MakeResticRepoOptions } from './restic.js';
+
+/**
+ * Deterministic pseudo-random bytes (xorshift32 from `seed`): incompressible enough to make
+ * real packs, and the same for the same seed in every run, so sizes and pack counts are stable.
+ */
+export function seededBytes(seed: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export interface ResticBackupStep {
+  /** Runs just before this backup (e.g. to change the source). */
+  before?: () => void | Promise<void>;
+  /** More `restic backup` arguments (`--time`, `--host`, `--tag`, …). */
+  args?: string[];
+}
+
+export interface RepoWithBackupsOptions extends MakeResticRepoOptions {
+  /** Working directory for `restic backup` (snapshot paths are made absolute by restic anyway). */
+  cwd?: string;
+}
+
+/**
+ * `makeResticRepo(repo)` (restic init, cheap key), then one `restic backup -q <args> <src>` per
+ * step, in order. Returns the id of the repository's key.
+ */
+export async function repoWithBackups(
+  repo: string,
+  src: string,
+  steps: ResticBackupStep[],
+  options: RepoWithBackupsOptions = {},
+): Promise<{ keyId: string }> {
+  const made = await makeResticRepo(repo, options);
+  for (const step of steps) {
+    await step.before?.();
+    restic(['backup', '-q', ...(step.args ?? []), src], { repo, password: options.password, env: options.env, cwd: options.cwd });
+  }
+  return made;
+}
