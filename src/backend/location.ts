@@ -11,6 +11,7 @@
  * INVALID_LOCATION error that says what is wrong.
  */
 import { ResticError } from '../errors.js';
+import { goPathClean } from '../format/go-path.js';
 
 export interface LocalLocation {
   scheme: 'local';
@@ -103,31 +104,6 @@ function parseS3(s: string): S3Location {
 function isPath(s: string): boolean {
   if (s.startsWith('../') || s.startsWith('..\\') || s.startsWith('/') || s.startsWith('\\')) return true;
   return /^[A-Za-z]:[\\/]/.test(s);
-}
-
-/** Go's `path.Clean` (slash-separated, purely lexical). */
-export function goPathClean(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join('/');
-  if (rooted) return '/' + joined;
-  return joined === '' ? '.' : joined;
-}
-
-/** Go's `path.Join`: joins the non-empty parts and cleans the result (`''` when all are empty). */
-export function goPathJoin(...parts: string[]): string {
-  const nonEmpty = parts.filter((p) => p !== '');
-  return nonEmpty.length === 0 ? '' : goPathClean(nonEmpty.join('/'));
 }
 
 function invalid(input: string, why: string): ResticError {

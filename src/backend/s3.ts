@@ -33,7 +33,7 @@ import { ResticError } from '../errors.js';
 import { isId } from '../format/id.js';
 import { relativePath, TYPE_DIRS, type Backend, type ByteRange, type FileInfo, type FileType } from './backend.js';
 import { alreadyExists, checkRange, fileNotFound, TransientBackendError, truncated } from './errors.js';
-import { goPathClean, goPathJoin } from './location.js';
+import { goPathClean, goPathJoin } from '../format/go-path.js';
 
 export type BucketLookup = 'auto' | 'dns' | 'path';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeLocation, goPathClean, parseLocation } from '../../src/backend/location.js';
+import { describeLocation, parseLocation } from '../../src/backend/location.js';
+import { goPathClean } from '../../src/format/go-path.js';
 import { isResticError } from '../../src/errors.js';
 
 // Cases from restic's internal/backend/s3/config_test.go and location/location_test.go.
