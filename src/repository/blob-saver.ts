@@ -120,6 +120,8 @@ export class BlobSaver {
   private readonly compression: CompressionMode;
   private failure: unknown;
   private pool?: BlobWorkerPool;
+  /** Worker threads still to start: they start with the first blob to store, not before. */
+  private workersToStart: number;
   readonly stats: BlobSaverStats = {
     dataBlobs: 0,
     treeBlobs: 0,
@@ -140,16 +142,28 @@ export class BlobSaver {
     }
     this.indexWriter = new IndexWriter(options.saveIndexFile, options.indexFiles);
     const workers = options.workers ?? defaultWorkerCount();
-    if (workers > 0 && !options.dryRun) this.pool = new BlobWorkerPool(options.key, workers);
+    this.workersToStart = workers > 0 && !options.dryRun ? workers : 0;
   }
 
-  /** Waits for the worker threads to load (they are used once ready); false when there are none. */
+  /**
+   * Starts the worker threads on first need: a backup of unchanged data stores no blob, and
+   * loading a worker (its own isolate, libsodium) cost ~0.3 s CPU for nothing.
+   */
+  private startWorkers(): void {
+    if (this.workersToStart === 0) return;
+    this.pool = new BlobWorkerPool(this.options.key, this.workersToStart);
+    this.workersToStart = 0;
+  }
+
+  /** Starts the worker threads and waits for them to load (they are used once ready); false when there are none. */
   async workersReady(): Promise<boolean> {
+    this.startWorkers();
     return this.pool ? this.pool.waitReady() : false;
   }
 
   /** Stops the worker threads (call after `flush`, or when giving up). */
   async close(): Promise<void> {
+    this.workersToStart = 0;
     const pool = this.pool;
     this.pool = undefined;
     await pool?.close();
@@ -182,6 +196,7 @@ export class BlobSaver {
     } else {
       let sealed: Uint8Array;
       let compressed: boolean;
+      this.startWorkers();
       // Until the workers have loaded, do the work here rather than wait for them.
       const pool = this.pool?.isReady ? this.pool : undefined;
       let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;

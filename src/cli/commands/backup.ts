@@ -175,11 +175,6 @@ async function run(ctx: CommandContext): Promise<number | void> {
     dryRun,
     signal,
     progressIntervalMs: ctx.global.json ? 1000 : 100,
-    onProgress: (p) => {
-      if (ctx.global.json) {
-        if (!ctx.global.quiet) ctx.out.jsonLine(statusJson(p));
-      } else progressLine.update(statusLine(p));
-    },
     onItemError: (e) => {
       if (ctx.global.json) {
         // restic marshals Go's *PathError: Err is the errno number when there is one.
@@ -192,6 +187,16 @@ async function run(ctx: CommandContext): Promise<number | void> {
       }
     },
   };
+  // Progress only when someone sees it (JSON status lines, or the live line on a terminal):
+  // without a listener the archiver skips its counting pre-scan, a second walk of every
+  // directory and lstat of every file (~10 % of the CPU of a many-small-files backup).
+  const showProgress = ctx.global.json ? !ctx.global.quiet : !ctx.global.quiet && ctx.out.stderr.isTTY === true;
+  if (showProgress) {
+    common.onProgress = (p) => {
+      if (ctx.global.json) ctx.out.jsonLine(statusJson(p));
+      else progressLine.update(statusLine(p));
+    };
+  }
   if (packSize !== undefined) common.packSize = packSize;
   const host = f.string('host');
   if (host) common.hostname = host;
