@@ -59,6 +59,8 @@ export interface Command {
 /** A held repository lock. */
 export interface HeldLock {
   release(): Promise<void>;
+  /** Aborted (with a LOCKED error) when the lock could not be refreshed in time and is lost. */
+  readonly lost?: AbortSignal;
 }
 
 export type RepositoryLocker = (repo: Repository, exclusive: boolean, out: Output, signal: AbortSignal) => Promise<HeldLock>;

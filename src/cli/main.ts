@@ -142,7 +142,10 @@ function makeContext(
   env: Readonly<Record<string, string | undefined>>,
   cleanups: Array<() => Promise<void> | void>,
 ): CommandContext {
-  const signal = io.signal ?? new AbortController().signal;
+  // The command's signal: the user's interrupt, or the loss of the repository lock (a command
+  // must not go on writing or deleting once others may take the repository).
+  const lockLost = new AbortController();
+  const signal = io.signal ? AbortSignal.any([io.signal, lockLost.signal]) : lockLost.signal;
   const readLine = io.readLine ?? defaultReadLine(out);
   let backendPromise: Promise<Backend> | undefined;
   let repositoryPromise: Promise<Repository> | undefined;
@@ -217,6 +220,7 @@ function makeContext(
         if (lockMode !== 'none' && !global.noLock) {
           const held: HeldLock = await locker(repo, lockMode === 'exclusive', out, signal);
           cleanups.push(() => held.release());
+          held.lost?.addEventListener('abort', () => lockLost.abort(held.lost?.reason), { once: true });
         }
         return repo;
       })();
