@@ -1,48 +1,12 @@
 /**
- * Writes one file's content from the repository to disk, blob by blob (memory bounded by the
- * prefetch window), and verifies a restored file against its blob IDs.
- *
- * A file whose content cannot be read completely is removed again, so nothing half-written
- * is left looking like a good file.
+ * Verifies a restored file against its blob IDs (`restore --verify`). Writing content is
+ * pack-restorer.ts's job.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { sha256 } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
 import type { Id } from '../format/id.js';
 import type { TreeNode } from '../format/node.js';
-import type { DecodeWorkerPool } from './decode-worker.js';
-import { streamFileContent, type TreeSource } from './walker.js';
-
-export interface WriteFileOptions {
-  prefetch?: number;
-  /** Worker threads decoding the blobs (see DecodeWorkerPool). */
-  pool?: DecodeWorkerPool;
-  /** Called after each blob is written, with its length. */
-  onBytes?: (n: number) => void;
-}
-
-/** Creates (truncating) `path` with mode 0600 and writes the node's content into it. */
-export async function writeFileContent(source: TreeSource, node: TreeNode, path: Buffer, options: WriteFileOptions = {}): Promise<number> {
-  const handle = await fsp.open(path, 'w', 0o600);
-  let written = 0;
-  let ok = false;
-  try {
-    for await (const blob of streamFileContent(source, node, { prefetch: options.prefetch, pool: options.pool })) {
-      let off = 0;
-      while (off < blob.length) {
-        const { bytesWritten } = await handle.write(blob, off, blob.length - off, written + off);
-        off += bytesWritten;
-      }
-      written += blob.length;
-      options.onBytes?.(blob.length);
-    }
-    ok = true;
-  } finally {
-    await handle.close().catch(() => undefined);
-    if (!ok) await fsp.rm(path, { force: true }).catch(() => undefined);
-  }
-  return written;
-}
 
 /** Plaintext size of a data blob from the index (what `--verify` reads per blob). */
 export type BlobSizeLookup = (id: Id) => number | undefined;
