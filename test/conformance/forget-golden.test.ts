@@ -4,14 +4,13 @@
  * exactly what restic produced.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testdataDir } from '../support/fixtures.js';
 import { applyPolicy, countersJson } from '../../src/maintenance/forget-policy.js';
 import { GOLDEN_NOW, GOLDEN_POLICIES, GOLDEN_SNAPSHOTS, type FixtureSnapshot } from '../unit/forget-policy-fixture.js';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const goldenDir = join(resolve(projectRoot, '..', 'shared'), 'restic-testdata', 'forget-policy-golden');
+const goldenDir = join(testdataDir, 'forget-policy-golden');
 const present = existsSync(goldenDir);
 
 if (!present && process.env.CI) {

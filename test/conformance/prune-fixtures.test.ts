@@ -11,31 +11,18 @@
  * set and they are missing.
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
+import { expectFixturesInCi, extractFixtureCheap, FIXTURE_PASSWORD, runFixtureTests } from '../support/fixtures.js';
 import { passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
-const projectRoot = resolve(import.meta.dirname, '..', '..');
-const reposDir = join(resolve(projectRoot, '..', 'shared'), 'restic-testdata', 'repos');
-const present = existsSync(reposDir);
-
 const tmp = tempDir('restic-ts-prune-fixtures-');
 afterAll(() => tmp.cleanup());
-const pw = passwordFile(tmp.path, 'geheim');
-
-let extracted = 0;
-function extract(name: string): string {
-  const dest = join(tmp.path, `${name}-${extracted++}`);
-  spawnSync('mkdir', ['-p', dest]);
-  const t = spawnSync('tar', ['xzf', join(reposDir, `${name}.tar.gz`), '-C', dest]);
-  if (t.status !== 0) throw new Error(`tar failed for ${name}: ${t.stderr.toString()}`);
-  return join(dest, 'repo');
-}
+const pw = passwordFile(tmp.path, FIXTURE_PASSWORD);
 
 /** path → sha256 of every file except locks. */
 function snapshotFiles(root: string): Map<string, string> {
@@ -54,7 +41,7 @@ function snapshotFiles(root: string): Map<string, string> {
   return out;
 }
 
-const resticEnv = { RESTIC_PASSWORD: 'geheim' };
+const resticEnv = { RESTIC_PASSWORD: FIXTURE_PASSWORD };
 
 /** Drops restic's progress-bar lines, which we do not print when not on a terminal. */
 function withoutProgress(text: string): string[] {
@@ -78,7 +65,7 @@ function statsBlock(text: string, withPackLists: boolean): string[] {
 
 describe('prune on restic fixture repositories', () => {
   it('fixtures are present (required in CI)', () => {
-    if (process.env.CI) expect(present, `${reposDir} is missing`).toBe(true);
+    expectFixturesInCi();
   });
 
   const REFUSED: [string, RegExp, string][] = [
@@ -87,10 +74,10 @@ describe('prune on restic fixture repositories', () => {
     ['repo-index-missing-blob', /\{<data\/f2ca1bb6>\} not found in the index[\s\S]*Data seems to be missing[\s\S]*index is not complete/, 'BLOB_NOT_FOUND'],
   ];
   for (const [name, message] of REFUSED) {
-    it.runIf(present || process.env.CI)(`${name}: refuses like restic and changes nothing`, async () => {
-      const repo = extract(name);
+    it.runIf(runFixtureTests)(`${name}: refuses like restic and changes nothing`, async () => {
+      const repo = await extractFixtureCheap(name, tmp.path);
       const before = snapshotFiles(repo);
-      const theirs = restic(['prune', '--dry-run'], { repo: extract(name), env: resticEnv, check: false });
+      const theirs = restic(['prune', '--dry-run'], { repo: await extractFixtureCheap(name, tmp.path), env: resticEnv, check: false });
       expect(theirs.code).not.toBe(0);
       const r = await ours(['-r', repo, '--password-file', pw, 'prune']);
       expect(r.code, r.stderr).not.toBe(0);
@@ -105,9 +92,9 @@ describe('prune on restic fixture repositories', () => {
 
   const REPAIRED = ['repo-duplicates', 'repo-mixed', 'repo-obsolete-index', 'repo-unreferenced-data', 'repo-unused-data-missing'];
   for (const name of REPAIRED) {
-    it.runIf(present || process.env.CI)(`${name}: same plan as restic 0.14, and restic check --read-data passes after our prune`, async () => {
-      const theirs = restic(['prune', '--dry-run', '-v', '-v'], { repo: extract(name), env: resticEnv });
-      const repo = extract(name);
+    it.runIf(runFixtureTests)(`${name}: same plan as restic 0.14, and restic check --read-data passes after our prune`, async () => {
+      const theirs = restic(['prune', '--dry-run', '-v', '-v'], { repo: await extractFixtureCheap(name, tmp.path), env: resticEnv });
+      const repo = await extractFixtureCheap(name, tmp.path);
       const dry = await ours(['-r', repo, '--password-file', pw, 'prune', '--dry-run', '-v']);
       expect(dry.code, dry.stderr).toBe(0);
       const withPackLists = name !== 'repo-duplicates';

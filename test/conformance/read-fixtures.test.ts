@@ -6,61 +6,26 @@
  * The fixtures live in ../shared/restic-testdata (present in CI); the test fails rather than
  * skips when CI is set and they are missing.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
+import { expectFixturesInCi, FIXTURE_REPOS, extractFixture, FIXTURE_PASSWORD, runFixtureTests } from '../support/fixtures.js';
 import { cheapenKeys, passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
-const projectRoot = resolve(import.meta.dirname, '..', '..');
-const reposDir = join(resolve(projectRoot, '..', 'shared'), 'restic-testdata', 'repos');
-const present = existsSync(reposDir);
-
-/** Repositories restic itself reads without errors (the damaged ones still list snapshots). */
-const REPOS = [
-  'small-repo',
-  'repo-layout-default',
-  'repo-same-timestamps',
-  'repo-restore-permissions-test',
-  'repo-mixed',
-  'repo-obsolete-index',
-  'repo-unreferenced-data',
-  'copy-unstable-json',
-  'duplicate-packs-in-index-test-repo',
-  'repo-data-missing',
-  'repo-duplicates',
-  'repo-index-missing-blob',
-  'repo-index-missing',
-  'repo-unused-data-missing',
-];
-
 const tmp = tempDir('restic-ts-conformance-');
 afterAll(() => tmp.cleanup());
-const pw = passwordFile(tmp.path, 'geheim');
-
-function extract(name: string): string {
-  const dest = join(tmp.path, name);
-  const r = spawnSync('mkdir', ['-p', dest]);
-  if (r.status !== 0) throw new Error('mkdir failed');
-  const t = spawnSync('tar', ['xzf', join(reposDir, `${name}.tar.gz`), '-C', dest]);
-  if (t.status !== 0) throw new Error(`tar failed for ${name}: ${t.stderr.toString()}`);
-  const repo = join(dest, 'repo');
-  if (!existsSync(join(repo, 'config'))) throw new Error(`${name}: no repo/config after extraction (${readdirSync(dest).join(', ')})`);
-  return repo;
-}
+const pw = passwordFile(tmp.path, FIXTURE_PASSWORD);
 
 describe('restic test fixtures', () => {
   it('are present (required in CI)', () => {
-    if (process.env.CI) expect(present, `${reposDir} is missing`).toBe(true);
+    expectFixturesInCi();
   });
 
-  for (const name of REPOS) {
-    it.runIf(present || process.env.CI)(`${name}: snapshots --json, list and cat snapshot equal restic`, async () => {
-      const repo = extract(name);
-      const theirs = (...args: string[]) => restic(['--no-lock', ...args], { repo, password: 'geheim' });
+  for (const name of FIXTURE_REPOS) {
+    it.runIf(runFixtureTests)(`${name}: snapshots --json, list and cat snapshot equal restic`, async () => {
+      const repo = extractFixture(name, tmp.path);
+      const theirs = (...args: string[]) => restic(['--no-lock', ...args], { repo, password: FIXTURE_PASSWORD });
       const args = (...rest: string[]) => ['-r', repo, '--password-file', pw, ...rest];
 
       const r = await ours(args('snapshots', '--json'));
@@ -69,7 +34,7 @@ describe('restic test fixtures', () => {
       // Both tools have now opened the fixture's own key file. Some fixtures' keys use
       // scrypt N=65536 (~0.5-1 s per open under load, ~20 opens here): swap them for cheap
       // ones (same password and master key) for the remaining comparisons.
-      await cheapenKeys(repo, ['geheim']);
+      await cheapenKeys(repo, [FIXTURE_PASSWORD]);
 
       const table = await ours(args('snapshots'));
       expect(table.stdout).toBe(theirs('snapshots').stdout);

@@ -6,19 +6,15 @@
  * The fixtures live in ../shared/restic-testdata (present in CI); the test fails rather than
  * skips when CI is set and they are missing.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
+import { expectFixturesInCi, extractFixtureCheap, FIXTURE_PASSWORD, runFixtureTests } from '../support/fixtures.js';
 import { passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
-
-const projectRoot = resolve(import.meta.dirname, '..', '..');
-const reposDir = join(resolve(projectRoot, '..', 'shared'), 'restic-testdata', 'repos');
-const present = existsSync(reposDir);
 
 /** Fixtures restic 0.14 restores without errors (the others are damaged on purpose). */
 const REPOS = [
@@ -37,17 +33,7 @@ const REPOS = [
 
 const tmp = tempDir('restic-ts-restore-fixtures-');
 afterAll(() => tmp.cleanup());
-const pw = passwordFile(tmp.path, 'geheim');
-
-function extract(name: string): string {
-  const dest = join(tmp.path, name);
-  mkdirSync(dest, { recursive: true });
-  const t = spawnSync('tar', ['xzf', join(reposDir, `${name}.tar.gz`), '-C', dest]);
-  if (t.status !== 0) throw new Error(`tar failed for ${name}: ${t.stderr.toString()}`);
-  const repo = join(dest, 'repo');
-  if (!existsSync(join(repo, 'config'))) throw new Error(`${name}: no repo/config after extraction (${readdirSync(dest).join(', ')})`);
-  return repo;
-}
+const pw = passwordFile(tmp.path, FIXTURE_PASSWORD);
 
 interface EntryInfo {
   type: string;
@@ -101,13 +87,13 @@ function describeTree(root: string): Map<string, EntryInfo> {
 
 describe('restore of restic test fixtures', () => {
   it('are present (required in CI)', () => {
-    if (process.env.CI) expect(present, `${reposDir} is missing`).toBe(true);
+    expectFixturesInCi();
   });
 
   for (const name of REPOS) {
-    it.runIf(present || process.env.CI)(`${name}: restore latest and ls --json equal restic`, async () => {
-      const repo = extract(name);
-      const theirs = (...args: string[]) => restic(['--no-lock', ...args], { repo, password: 'geheim' });
+    it.runIf(runFixtureTests)(`${name}: restore latest and ls --json equal restic`, async () => {
+      const repo = await extractFixtureCheap(name, tmp.path);
+      const theirs = (...args: string[]) => restic(['--no-lock', ...args], { repo, password: FIXTURE_PASSWORD });
       const args = (...rest: string[]) => ['--no-lock', '-r', repo, '--password-file', pw, ...rest];
 
       const ls = await ours(args('ls', '--json', 'latest'));
