@@ -6,7 +6,7 @@
  *   both fail, and the file restic names is the one our finding names.
  * Each damage is applied to a fresh copy, checked by restic and by us.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backend/local.js';
@@ -14,7 +14,8 @@ import { parseIndexFile, encodeIndexFile } from '../../src/index/index-file.js';
 import { checkRepository, type CheckFinding } from '../../src/maintenance/check.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
+import { seededBytes, writeTree } from '../support/source-tree.js';
+import { cheapenKeys, makeResticRepo, passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -22,27 +23,12 @@ const tmp = tempDir('restic-ts-check-restic-');
 afterAll(() => tmp.cleanup());
 const pw = passwordFile(tmp.path);
 
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 function makeSource(name: string): string {
-  const src = join(tmp.path, `${name}-src`);
-  mkdirSync(join(src, 'sub'), { recursive: true });
-  writeFileSync(join(src, 'big.bin'), bytes(1, 600_000));
-  writeFileSync(join(src, 'small.txt'), 'hello\n');
-  writeFileSync(join(src, 'sub', 'other.bin'), bytes(2, 50_000));
-  return src;
+  return writeTree(join(tmp.path, `${name}-src`), {
+    'big.bin': seededBytes(1, 600_000),
+    'small.txt': 'hello\n',
+    'sub/other.bin': seededBytes(2, 50_000),
+  });
 }
 
 /** Every file below dir (relative paths). */
@@ -99,15 +85,16 @@ function copyOf(repo: string): string {
 const repos: Record<string, string> = {};
 
 beforeAll(async () => {
-  for (const version of [1, 2]) {
+  for (const version of [1, 2] as const) {
     const repo = join(tmp.path, `restic-v${version}`);
-    restic(['init', '-q', '--repository-version', String(version)], { repo });
+    await makeResticRepo(repo, { version });
     restic(['backup', '-q', makeSource(`v${version}`)], { repo, cwd: tmp.path });
     repos[`restic-v${version}`] = repo;
   }
   const mine = join(tmp.path, 'ours');
   const init = await ours(['-r', mine, '--password-file', pw, 'init']);
   expect(init.code, init.stderr).toBe(0);
+  await cheapenKeys(mine, [TEST_PASSWORD]);
   const backup = await ours(['-r', mine, '--password-file', pw, 'backup', '-q', makeSource('ours')]);
   expect(backup.code, backup.stderr).toBe(0);
   repos.ours = mine;

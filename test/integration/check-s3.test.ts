@@ -10,6 +10,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { repoWithBackups } from '../support/source-tree.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 
 describe('check on S3', () => {
@@ -31,8 +32,7 @@ describe('check on S3', () => {
     const src = path.join(dir.path, 'src');
     mkdirSync(src, { recursive: true });
     writeFileSync(path.join(src, 'big'), randomBytes(1024 * 1024));
-    restic(['init', '-q'], { repo, env: s3env });
-    restic(['backup', '-q', src], { repo, env: s3env });
+    await repoWithBackups(repo, src, [{}], { env: s3env });
 
     const healthy = await ours(['-r', repo, 'check', '--read-data'], env);
     expect(healthy.code, healthy.stderr).toBe(0);

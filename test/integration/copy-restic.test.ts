@@ -13,7 +13,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { seededBytes } from '../support/source-tree.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -21,20 +22,6 @@ const tmp = tempDir('restic-ts-copy-restic-');
 afterAll(() => tmp.cleanup());
 const pw = passwordFile(tmp.path);
 const src = join(tmp.path, 'src');
-
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 interface Sn {
   id: string;
@@ -48,15 +35,15 @@ const snapshots = (repo: string): Sn[] => (JSON.parse(restic(['snapshots', '--js
 
 const sources: Record<string, string> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(join(src, 'd'), { recursive: true });
-  for (const version of [1, 2]) {
+  for (const version of [1, 2] as const) {
     const repo = join(tmp.path, `src-v${version}`);
-    restic(['init', '-q', '--repository-version', String(version)], { repo });
+    await makeResticRepo(repo, { version });
     sources[`v${version}`] = repo;
   }
   for (let i = 0; i < 2; i++) {
-    writeFileSync(join(src, 'big.bin'), bytes(10 + i, 1_500_000));
+    writeFileSync(join(src, 'big.bin'), seededBytes(10 + i, 1_500_000));
     writeFileSync(join(src, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
     for (const repo of Object.values(sources)) restic(['backup', '-q', '--time', `2024-01-0${i + 1} 10:00:00`, src], { repo });
   }
@@ -75,7 +62,7 @@ describe('copy with restic', () => {
   it.each(['v1', 'v2'])('%s source into a v2 destination with another polynomial: restic checks, restores, and sees the copy as done', async (name) => {
     const srcRepo = sources[name];
     const dst = join(tmp.path, `dst-${name}`);
-    restic(['init', '-q'], { repo: dst });
+    await makeResticRepo(dst);
     const r = await ours(['-r', dst, '--password-file', pw, 'copy', '--from-repo', srcRepo, '--from-password-file', pw]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/copy started, this may take a while/g)).toHaveLength(2);
@@ -105,7 +92,7 @@ describe('copy with restic', () => {
   it('into a destination with the same polynomial: the copied blobs deduplicate a later restic backup', async () => {
     const srcRepo = sources.v2;
     const dst = join(tmp.path, 'dst-same-poly');
-    restic(['init', '-q', '--copy-chunker-params', '--from-repo', srcRepo, '--from-password-file', pw], { repo: dst });
+    await makeResticRepo(dst, { initArgs: ['--copy-chunker-params', '--from-repo', srcRepo, '--from-password-file', pw] });
     const latest = snapshots(srcRepo)[1];
     const r = await ours(['-r', dst, '--password-file', pw, 'copy', '--from-repo', srcRepo, '--from-password-file', pw, latest.id.slice(0, 8)]);
     expect(r.code, r.stderr).toBe(0);

@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { writeTree } from '../support/source-tree.js';
+import { cheapenKeys, makeResticRepo, passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -17,16 +18,15 @@ const pw = passwordFile(tmp.path);
 const src = join(tmp.path, 'src');
 
 function firstState(): void {
-  mkdirSync(join(src, 'sub', 'deep'), { recursive: true });
-  mkdirSync(join(src, 'gone', 'inner'), { recursive: true });
-  mkdirSync(join(src, 'shared'), { recursive: true });
-  writeFileSync(join(src, 'a.txt'), 'a\n');
-  writeFileSync(join(src, 'b.txt'), 'b\n');
-  writeFileSync(join(src, 'sub', 'deep', 'x'), 'x'.repeat(5000));
-  writeFileSync(join(src, 'gone', 'g'), 'g\n');
-  writeFileSync(join(src, 'gone', 'inner', 'h'), 'h\n');
-  writeFileSync(join(src, 'shared', 's'), 'shared\n');
-  writeFileSync(join(src, 'späce ü.txt'), 'odd\n');
+  writeTree(src, {
+    'a.txt': 'a\n',
+    'b.txt': 'b\n',
+    'sub/deep/x': 'x'.repeat(5000),
+    'gone/g': 'g\n',
+    'gone/inner/h': 'h\n',
+    'shared/s': 'shared\n',
+    'späce ü.txt': 'odd\n',
+  });
   symlinkSync('a.txt', join(src, 'link'));
   writeFileSync(join(src, 'becomes-dir'), 'file\n');
   utimesSync(join(src, 'shared', 's'), 1_600_000_000, 1_600_000_000);
@@ -35,9 +35,7 @@ function firstState(): void {
 function secondState(): void {
   writeFileSync(join(src, 'a.txt'), 'a changed\n');
   rmSync(join(src, 'gone'), { recursive: true });
-  mkdirSync(join(src, 'new', 'n2'), { recursive: true });
-  writeFileSync(join(src, 'new', 'n'), 'n\n');
-  writeFileSync(join(src, 'new', 'n2', 'm'), 'm\n');
+  writeTree(src, { 'new/n': 'n\n', 'new/n2/m': 'm\n' });
   rmSync(join(src, 'link'));
   writeFileSync(join(src, 'link'), 'now a file\n');
   rmSync(join(src, 'becomes-dir'));
@@ -58,8 +56,9 @@ beforeAll(async () => {
   firstState();
   const resticRepo = join(tmp.path, 'restic-repo');
   const oursRepo = join(tmp.path, 'ours-repo');
-  restic(['init', '-q'], { repo: resticRepo });
+  await makeResticRepo(resticRepo);
   expect((await ours(['-r', oursRepo, '--password-file', pw, 'init'])).code).toBe(0);
+  await cheapenKeys(oursRepo, [TEST_PASSWORD]);
   restic(['backup', '-q', src], { repo: resticRepo });
   expect((await ours(['-r', oursRepo, '--password-file', pw, 'backup', '-q', src])).code).toBe(0);
   secondState();

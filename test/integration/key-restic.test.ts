@@ -14,7 +14,7 @@ import { addKey, changePassword, removeKey } from '../../src/maintenance/keys.js
 import { Repository } from '../../src/repository/repository.js';
 import { isResticError } from '../../src/errors.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
+import { cheapenKeys, makeResticRepo, passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -28,9 +28,9 @@ function pwFile(name: string, password: string): string {
   return p;
 }
 
-function newRepo(name: string): string {
+async function newRepo(name: string): Promise<string> {
   const repo = join(tmp.path, name);
-  restic(['init', '-q'], { repo });
+  await makeResticRepo(repo);
   return repo;
 }
 
@@ -39,7 +39,7 @@ const keyList = (repo: string, password = TEST_PASSWORD): { current: boolean; id
 
 describe('key add / remove / passwd (CLI) with restic', () => {
   it('key add: restic opens the repository with the new password; user and host are stored', async () => {
-    const repo = newRepo('add');
+    const repo = await newRepo('add');
     const r = await ours(['-r', repo, '--password-file', pw, 'key', 'add', '--new-password-file', pwFile('new1', 'second password'), '--user', 'alice', '--host', 'box']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^saved new key as <Key of alice@box, created on /);
@@ -55,8 +55,9 @@ describe('key add / remove / passwd (CLI) with restic', () => {
   });
 
   it('key remove: refuses the key in use; removes another by ID prefix', async () => {
-    const repo = newRepo('remove');
+    const repo = await newRepo('remove');
     restic(['key', 'add', '--new-password-file', pwFile('other', 'other password')], { repo });
+    await cheapenKeys(repo, ['other password']);
     const current = keyList(repo).find((k) => k.current)!.id;
     const other = keyList(repo).find((k) => !k.current)!.id;
     const refused = await ours(['-r', repo, '--password-file', pw, 'key', 'remove', current]);
@@ -75,7 +76,7 @@ describe('key add / remove / passwd (CLI) with restic', () => {
   });
 
   it('key passwd: the new password works in restic, the old one does not', async () => {
-    const repo = newRepo('passwd');
+    const repo = await newRepo('passwd');
     const r = await ours(['-r', repo, '--password-file', pw, 'key', 'passwd', '--new-password-file', pwFile('changed', 'changed password')]);
     expect(r.code, r.stderr).toBe(0);
     expect(restic(['snapshots'], { repo, password: 'changed password', check: false }).code).toBe(0);
@@ -86,7 +87,7 @@ describe('key add / remove / passwd (CLI) with restic', () => {
   });
 
   it('needs --new-password-file, and refuses extra arguments, before touching anything', async () => {
-    const repo = newRepo('usage');
+    const repo = await newRepo('usage');
     expect((await ours(['-r', repo, '--password-file', pw, 'key', 'add'])).stderr).toContain('--new-password-file');
     expect((await ours(['-r', repo, '--password-file', pw, 'key', 'add', 'x', '--new-password-file', pw])).code).toBe(24);
     expect((await ours(['-r', repo, '--password-file', pw, 'key', 'remove'])).code).toBe(24);
@@ -96,7 +97,7 @@ describe('key add / remove / passwd (CLI) with restic', () => {
 
 describe('keys library with small scrypt parameters', () => {
   it('addKey / changePassword / removeKey; restic opens the keys', async () => {
-    const repo = newRepo('lib');
+    const repo = await newRepo('lib');
     const small = { N: 1024, r: 8, p: 1 };
     const open = (password: string): Promise<Repository> => Repository.open({ backend: new LocalBackend(repo, repo), password });
     const r = await open(TEST_PASSWORD);

@@ -20,6 +20,7 @@ import { LocalBackend } from '../../src/backend/local.js';
 import { acquireLock, lockStoreFor } from '../../src/repository/lock.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
+import { repoWithBackups, seededBytes } from '../support/source-tree.js';
 import { passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
@@ -41,25 +42,10 @@ afterEach(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(src);
-  writeFileSync(join(src, 'big.bin'), bytes(3, 3_000_000));
-  restic(['init', '-q'], { repo });
-  restic(['backup', '-q', src], { repo });
+  writeFileSync(join(src, 'big.bin'), seededBytes(3, 3_000_000));
+  await repoWithBackups(repo, src, [{}]);
 });
 
 function exited(c: ChildProcess): Promise<number | null> {

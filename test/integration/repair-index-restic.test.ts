@@ -15,6 +15,7 @@ import { encodeIndexFile, parseIndexFile } from '../../src/index/index-file.js';
 import { repairIndex } from '../../src/maintenance/repair-index.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
+import { repoWithBackups, seededBytes } from '../support/source-tree.js';
 import { passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
@@ -24,28 +25,12 @@ afterAll(() => tmp.cleanup());
 const pw = passwordFile(tmp.path);
 const base = join(tmp.path, 'base');
 
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-beforeAll(() => {
+beforeAll(async () => {
   const src = join(tmp.path, 'src');
   mkdirSync(src);
-  restic(['init', '-q'], { repo: base });
-  for (let i = 0; i < 3; i++) {
-    writeFileSync(join(src, `f${i}.bin`), bytes(i + 1, 400_000));
-    restic(['backup', '-q', src], { repo: base });
-  }
+  // three backups, each adding one file
+  const steps = [0, 1, 2].map((i) => ({ before: () => writeFileSync(join(src, `f${i}.bin`), seededBytes(i + 1, 400_000)) }));
+  await repoWithBackups(base, src, steps);
 });
 
 let n = 0;

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backend/local.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
+import { seededBytes } from '../support/source-tree.js';
+import { makeResticRepo, passwordFile, restic, TEST_PASSWORD, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -22,20 +23,6 @@ afterAll(() => tmp.cleanup());
 const pw = passwordFile(tmp.path);
 const base = join(tmp.path, 'base');
 const src = join(tmp.path, 'src');
-
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 interface Sn {
   id: string;
@@ -58,11 +45,11 @@ async function packTypes(repo: string): Promise<Map<string, 'data' | 'tree'>> {
 
 beforeAll(async () => {
   mkdirSync(join(src, 'keep'), { recursive: true });
-  writeFileSync(join(src, 'keep', 'old.bin'), bytes(1, 300_000));
-  restic(['init', '-q'], { repo: base });
+  writeFileSync(join(src, 'keep', 'old.bin'), seededBytes(1, 300_000));
+  await makeResticRepo(base);
   restic(['backup', '-q', '--time', '2024-01-01 10:00:00', src], { repo: base });
   const before = await packTypes(base);
-  writeFileSync(join(src, 'new.bin'), bytes(2, 300_000));
+  writeFileSync(join(src, 'new.bin'), seededBytes(2, 300_000));
   restic(['backup', '-q', '--time', '2024-01-02 10:00:00', src], { repo: base });
   const after = await packTypes(base);
   for (const [p, t] of after) if (!before.has(p)) (t === 'data' ? secondData : secondTree).push(p);
@@ -112,7 +99,7 @@ describe('repair snapshots', () => {
     restic(['restore', '-q', after[1].id, '--target', target], { repo });
     const restored = join(target, src);
     expect(statSync(join(restored, 'new.bin')).size).toBe(0);
-    expect(readFileSync(join(restored, 'keep', 'old.bin')).equals(bytes(1, 300_000))).toBe(true);
+    expect(readFileSync(join(restored, 'keep', 'old.bin')).equals(seededBytes(1, 300_000))).toBe(true);
     // nothing left to repair
     expect((await run(repo, 'repair', 'snapshots')).stdout).toContain('no snapshots were modified');
   });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTagChange } from '../../src/maintenance/tag.js';
 import { ours } from '../support/cli.js';
 import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { repoWithBackups } from '../support/source-tree.js';
 
 process.env.TZ = 'UTC';
 
@@ -18,14 +19,15 @@ afterAll(() => tmp.cleanup());
 const pw = passwordFile(tmp.path);
 const base = join(tmp.path, 'base');
 
-beforeAll(() => {
+beforeAll(async () => {
   const src = join(tmp.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'f'), 'data\n');
-  restic(['init', '-q'], { repo: base });
-  restic(['backup', '-q', '--host', 'h1', '--tag', 'start', '--time', '2024-01-01 10:00:00', src], { repo: base });
-  restic(['backup', '-q', '--host', 'h2', '--time', '2024-01-02 10:00:00', src], { repo: base });
-  restic(['backup', '-q', '--host', 'h1', '--time', '2024-01-03 10:00:00', src], { repo: base });
+  await repoWithBackups(base, src, [
+    { args: ['--host', 'h1', '--tag', 'start', '--time', '2024-01-01 10:00:00'] },
+    { args: ['--host', 'h2', '--time', '2024-01-02 10:00:00'] },
+    { args: ['--host', 'h1', '--time', '2024-01-03 10:00:00'] },
+  ]);
 });
 
 interface Sn {

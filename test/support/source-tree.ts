@@ -3,6 +3,8 @@
  * made by the real restic with a few backups of one source directory (the prelude most
  * cross-tests share).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { makeResticRepo, restic, type MakeResticRepoOptions } from './restic.js';
 
 /**
@@ -21,6 +23,20 @@ export function seededBytes(seed: number, length: number): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/**
+ * Writes `files` (slash-separated paths relative to `root` → contents) below `root`, making
+ * the folders they need, and returns `root`. Existing files are overwritten.
+ */
+export function writeTree(root: string, files: Record<string, string | Uint8Array>): string {
+  mkdirSync(root, { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(root, ...rel.split('/'));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+  }
+  return root;
 }
 
 export interface ResticBackupStep {
