@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { makeResticRepo, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { makeSourceTree, sleep, treeDigest, versionCount } from './s3-versioned-support.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client, type TestBucketOptions } from '../support/s3.js';
 
@@ -51,7 +51,8 @@ const VARIANTS: Array<{ name: string; bucket: TestBucketOptions; rollbackArgs: s
 
 for (const variant of VARIANTS) {
   describe(`attack on a restic repository in a ${variant.name}, and recovery`, () => {
-    const dir = tempDir('restic-ts-attack-');
+    // made in beforeAll, so a run that filters this describe out leaves no folder behind
+    let dir: ReturnType<typeof tempDir>;
     const client = testS3Client();
     let bucket: string;
     let repo: string;
@@ -65,10 +66,11 @@ for (const variant of VARIANTS) {
     const cli = (args: string[]) => ours(['-r', repo, ...args], env());
 
     beforeAll(async () => {
+      dir = tempDir('restic-ts-attack-');
       bucket = await createTestBucket(variant.bucket, client);
       repo = resticS3Repository(bucket, PREFIX);
       src = makeSourceTree(dir.path);
-      restic(['init'], { repo, env: resticS3Env() });
+      await makeResticRepo(repo, { env: resticS3Env() });
       restic(['backup', src, '--host', 'victim'], { repo, env: resticS3Env() });
       writeFileSync(join(src, 'data-new.bin'), randomBytes(150_000));
       writeFileSync(join(src, 'docs', 'readme.txt'), 'the original, precious data, edited\n'.repeat(400));
@@ -108,7 +110,7 @@ for (const variant of VARIANTS) {
     afterAll(async () => {
       await deleteTestBucket(bucket, client).catch(() => undefined);
       client.destroy();
-      dir.cleanup();
+      dir?.cleanup();
     });
 
     it('--as-of TIME shows the original snapshots and restores the original data before any rollback', async () => {
@@ -241,20 +243,21 @@ for (const variant of VARIANTS) {
 }
 
 describe('rollback and --as-of on a bucket without versioning', () => {
-  const dir = tempDir('restic-ts-nover-');
+  let dir: ReturnType<typeof tempDir>;
   const client = testS3Client();
   let bucket: string;
   let repo: string;
   beforeAll(async () => {
+    dir = tempDir('restic-ts-nover-');
     bucket = await createTestBucket({ stem: 'nover' }, client);
     repo = resticS3Repository(bucket, PREFIX);
-    restic(['init'], { repo, env: resticS3Env() });
+    await makeResticRepo(repo, { env: resticS3Env() });
     restic(['backup', makeSourceTree(dir.path)], { repo, env: resticS3Env() });
   });
   afterAll(async () => {
     await deleteTestBucket(bucket, client).catch(() => undefined);
     client.destroy();
-    dir.cleanup();
+    dir?.cleanup();
   });
 
   it('explains that nothing can be recovered, with exit code 26, and changes nothing', async () => {

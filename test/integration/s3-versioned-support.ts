@@ -3,9 +3,10 @@
  * source tree, its digest for byte-for-byte comparison, and the count of object versions.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { writeTree } from '../support/source-tree.js';
 
 /** Every regular file under `root`, relative path → SHA-256. */
 export function treeDigest(root: string): Record<string, string> {
@@ -23,12 +24,11 @@ export function treeDigest(root: string): Record<string, string> {
 }
 
 export function makeSourceTree(root: string): string {
-  const src = join(root, 'source');
-  mkdirSync(join(src, 'docs', 'deep'), { recursive: true });
-  for (let i = 0; i < 5; i++) writeFileSync(join(src, `data${i}.bin`), randomBytes(200_000 + i * 7_000));
-  writeFileSync(join(src, 'docs', 'readme.txt'), 'the original, precious data\n'.repeat(500));
-  writeFileSync(join(src, 'docs', 'deep', 'notes.md'), '# notes\n' + 'x'.repeat(3000));
-  return src;
+  const files: Record<string, Uint8Array | string> = {};
+  for (let i = 0; i < 5; i++) files[`data${i}.bin`] = randomBytes(200_000 + i * 7_000);
+  files['docs/readme.txt'] = 'the original, precious data\n'.repeat(500);
+  files['docs/deep/notes.md'] = '# notes\n' + 'x'.repeat(3000);
+  return writeTree(join(root, 'source'), files);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
