@@ -8,7 +8,7 @@
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { cheapenKeys, passwordFile, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { deleteTestBucket, openTestS3Backend, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 import { Repository } from '../../src/repository/repository.js';
 import { acquireLock, LOCK_REFRESH_MS } from '../../src/repository/lock.js';
@@ -35,6 +35,7 @@ describe('lock churn on a versioned bucket', () => {
     const pw = passwordFile(dir.path);
     const repoUrl = resticS3Repository(bucket, 'repo');
     expect((await ours(['-r', repoUrl, '--password-file', pw, 'init'], env)).code).toBe(0);
+    await cheapenKeys(repoUrl, [TEST_PASSWORD], { env });
 
     // A short backup: no refresh, so exactly one lock version and one marker.
     const src = join(dir.path, 'src');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DeleteBucketPolicyCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 
 const DAY = 86_400_000;
@@ -103,7 +103,7 @@ describe('--retention and s3 retention extend', () => {
     const repo = resticS3Repository(bucket, 'repo');
     const env = resticS3Env();
     const pw = passwordFile(dir.path);
-    restic(['init', '-q'], { repo, env });
+    await makeResticRepo(repo, { env });
     const src = join(dir.path, 'prune-src');
     for (let i = 0; i < 3; i++) {
       mkdirSync(src, { recursive: true });
@@ -149,7 +149,7 @@ describe('--retention and s3 retention extend', () => {
     r = await ours(['-r', repo, '--password-file', pw, '-o', 's3.retention=0', 'init'], env);
     expect(r.code).toBe(24);
 
-    restic(['init', '-q'], { repo, env });
+    await makeResticRepo(repo, { env });
     r = await ours(['-r', repo, '--password-file', pw, 's3', 'retention', 'extend', '--days', '3'], env);
     expect(r.code).toBe(27);
     expect(r.stderr).toContain('has no object lock: there is no retention to extend');
@@ -163,7 +163,7 @@ describe('--retention and s3 retention extend', () => {
     const repo = resticS3Repository(bucket, 'repo');
     const env = resticS3Env();
     const pw = passwordFile(dir.path);
-    restic(['init', '-q'], { repo, env });
+    await makeResticRepo(repo, { env });
     // radosgw applies an explicit Deny in a bucket policy to the owner too.
     const policy = {
       Version: '2012-10-17',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository, testS3Client } from '../support/s3.js';
 
 const dir = tempDir('restic-ts-s3-space-');
@@ -25,7 +25,7 @@ describe('stats --versions', () => {
     const repo = resticS3Repository(bucket, 'repo');
     const env = resticS3Env();
     const pw = passwordFile(dir.path);
-    restic(['init', '-q'], { repo, env });
+    await makeResticRepo(repo, { env });
     const src = join(dir.path, 'src');
     mkdirSync(src, { recursive: true });
     for (let i = 0; i < 2; i++) {
