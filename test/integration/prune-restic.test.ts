@@ -14,6 +14,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
+import { seededBytes } from '../support/source-tree.js';
 import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
@@ -35,21 +36,6 @@ const TIMES = [
   '2024-03-02 12:40:00',
 ];
 
-/** Deterministic pseudo-random bytes (incompressible enough to make real packs). */
-function bytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 interface Built {
   repo: string;
   /** snapshot time → directory holding the source as it was backed up */
@@ -66,9 +52,9 @@ async function buildRepo(name: string, version: 1 | 2, backupArgs: string[] = []
   await makeResticRepo(repo, { version });
   const states = new Map<string, string>();
   TIMES.forEach((time, i) => {
-    writeFileSync(join(src, `new-${i}.bin`), bytes(1000 + i, 40_000 + i * 997));
+    writeFileSync(join(src, `new-${i}.bin`), seededBytes(1000 + i, 40_000 + i * 997));
     writeFileSync(join(src, 'sub', 'changing.txt'), `version ${i}\n`.repeat(2000 + i));
-    writeFileSync(join(src, 'stable.bin'), bytes(7, 150_000));
+    writeFileSync(join(src, 'stable.bin'), seededBytes(7, 150_000));
     if (i >= 2) rmSync(join(src, `new-${i - 2}.bin`));
     restic(['backup', '-q', '--time', time, '--host', 'host1', ...backupArgs, src], { repo });
     const state = join(base, 'states', String(i));
