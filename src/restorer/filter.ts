@@ -5,6 +5,7 @@
  * other component is a Go `filepath.Match` glob (`*`, `?`, `[a-z]`, `[^x]`, `\` escapes).
  */
 import { ResticError } from '../errors.js';
+import { goPathClean } from '../format/go-path.js';
 
 interface PatternPart {
   /** `/` for the root of an absolute pattern, `` for `**`, else the glob. */
@@ -17,25 +18,6 @@ export interface PathPattern {
   original: string;
   parts: PatternPart[];
   negated: boolean;
-}
-
-/** Go's path.Clean for slash-separated paths. */
-export function cleanPath(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join('/');
-  if (rooted) return '/' + joined;
-  return joined === '' ? '.' : joined;
 }
 
 function splitPath(p: string): string[] {
@@ -115,7 +97,7 @@ export function parsePattern(pattern: string): PathPattern {
     negated = true;
     body = body.slice(1);
   }
-  const parts = splitPath(cleanPath(body)).map((part): PatternPart => {
+  const parts = splitPath(goPathClean(body)).map((part): PatternPart => {
     const simple = !/[\\[\]*?]/.test(part);
     const glob = part === '**' ? '' : part;
     return { glob, simple, regex: simple || glob === '' ? undefined : globToRegExp(glob, pattern) };

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { isResticError } from '../../src/errors.js';
 import { newNode, type Tree, type TreeNode } from '../../src/format/node.js';
-import { childMayMatch, cleanPath, matchList, matchPattern, parsePatterns } from '../../src/restorer/filter.js';
+import { childMayMatch, matchList, matchPattern, parsePatterns } from '../../src/restorer/filter.js';
+import { goPathClean as cleanPath } from '../../src/format/go-path.js';
 import { findNode, joinPath, streamFileContent, walkTree, type TreeSource } from '../../src/restorer/walker.js';
 import type { BlobType } from '../../src/pack/header.js';
 
@@ -206,7 +207,7 @@ describe('restic path patterns', () => {
     expect(matchPattern('/a/*c', '/a/b/c')).toBe(false);
   });
 
-  it('cleanPath is Go path.Clean', () => {
+  it('goPathClean (used by the filters) is Go path.Clean', () => {
     expect(cleanPath('')).toBe('.');
     expect(cleanPath('/foo/../bar')).toBe('/bar');
     expect(cleanPath('/../x')).toBe('/x');

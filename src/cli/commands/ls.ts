@@ -12,7 +12,7 @@ import { shortId } from '../../format/id.js';
 import type { GoTime } from '../../format/gotime.js';
 import { goJsonNumber, goJsonString } from '../../format/json.js';
 import { GoFileMode, goFileModeString, type TreeNode } from '../../format/node.js';
-import { cleanPath } from '../../restorer/filter.js';
+import { goPathClean } from '../../format/go-path.js';
 import { walkTree, type WalkEntry } from '../../restorer/walker.js';
 import type { SnapshotEntry } from '../../repository/repository.js';
 import type { Command, CommandContext } from '../command.js';
@@ -87,8 +87,8 @@ export function goStringList(list: readonly string[] | null | undefined): string
 
 /** restic's fs.HasPathPrefix(base, p): the components of `base` start `p`. */
 export function hasPathPrefix(base: string, p: string): boolean {
-  const b = cleanPath(base).split('/').filter(Boolean);
-  const q = cleanPath(p).split('/').filter(Boolean);
+  const b = goPathClean(base).split('/').filter(Boolean);
+  const q = goPathClean(p).split('/').filter(Boolean);
   if (b.length > q.length) return false;
   return b.every((part, i) => part === q[i]);
 }
