@@ -8,8 +8,8 @@
  * `restic restore` (content, modes, owners, symlink targets, times to the ns, hard links).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { restoreTree, type RestoreProgress } from '../../src/restorer/restore.js
 import { walkTree } from '../../src/restorer/walker.js';
 import { ours } from '../support/cli.js';
 import { passwordFile, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { describeTree, expectSameTree, type EntryInfo } from '../support/tree-snapshot.js';
 
 process.env.TZ = 'UTC';
 
@@ -109,83 +110,6 @@ beforeAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
-
-interface EntryInfo {
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: bigint;
-  mtimeNs: bigint;
-  atimeNs?: bigint;
-  link?: string;
-  rdev?: bigint;
-  sha256?: string;
-  /** For files with several links: the first path (sorted) sharing the inode. */
-  linkGroup?: string;
-}
-
-/**
- * Every entry below `root` (path as hex of its bytes → metadata). All entries are lstat'ed
- * before any file is read: reading a file moves its atime (and that of its other links).
- */
-function describeTree(root: string): Map<string, EntryInfo> {
-  const out = new Map<string, EntryInfo>();
-  const inodes = new Map<bigint, string>();
-  const files: [Buffer, EntryInfo][] = [];
-  const walk = (dir: Buffer, rel: Buffer): void => {
-    const names = (readdirSync(dir, { encoding: 'buffer' }) as Buffer[]).sort(Buffer.compare);
-    for (const name of names) {
-      const p = Buffer.concat([dir, B('/'), name]);
-      const r = Buffer.concat([rel, B('/'), name]);
-      const st = lstatSync(p, { bigint: true });
-      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'chardev' : st.isBlockDevice() ? 'blockdev' : 'other';
-      const info: EntryInfo = {
-        type,
-        mode: Number(st.mode & 0o7777n),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-        size: type === 'dir' ? 0n : st.size,
-        mtimeNs: st.mtimeNs,
-      };
-      if (type !== 'dir') info.atimeNs = st.atimeNs;
-      if (type === 'chardev' || type === 'blockdev') info.rdev = st.rdev;
-      if (type === 'symlink') info.link = (readlinkSync(p, { encoding: 'buffer' }) as Buffer).toString('hex');
-      if (type === 'file') {
-        if (st.nlink > 1n) {
-          const key = r.toString('hex');
-          const first = inodes.get(st.ino);
-          if (first === undefined) inodes.set(st.ino, key);
-          info.linkGroup = first ?? key;
-        }
-        files.push([p, info]);
-      }
-      out.set(r.toString('hex'), info);
-      if (type === 'dir') walk(p, r);
-    }
-  };
-  walk(B(root), Buffer.alloc(0));
-  for (const [p, info] of files) {
-    const fd = openSync(p, 'r');
-    const h = createHash('sha256');
-    const buf = Buffer.alloc(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-    closeSync(fd);
-    info.sha256 = h.digest('hex');
-  }
-  return out;
-}
-
-function expectSameTree(actualRoot: string, expectedRoot: string): void {
-  const actual = describeTree(actualRoot);
-  const expected = describeTree(expectedRoot);
-  const shown = (m: Map<string, EntryInfo>) => new Map([...m].map(([k, v]) => [Buffer.from(k, 'hex').toString('utf8'), v]));
-  expect(shown(actual)).toEqual(shown(expected));
-}
 
 for (const name of ['v1', 'v2-auto', 'v2-off', 'v2-max']) {
   describe(`restore side on restic's ${name} repository`, () => {
