@@ -15,7 +15,7 @@ export type LockMode = 'none' | 'shared' | 'exclusive';
 export interface OpenRepositoryOptions {
   /**
    * Lock to hold while the command runs (released by the framework afterwards). Ignored with
-   * `--no-lock`. Until a locker is registered (see `registerRepositoryLocker`) no lock is taken.
+   * `--no-lock` (and with `--as-of`, whose view of the past never changes).
    */
   lock?: LockMode;
 }
@@ -61,38 +61,6 @@ export interface HeldLock {
   release(): Promise<void>;
   /** Aborted (with a LOCKED error) when the lock could not be refreshed in time and is lost. */
   readonly lost?: AbortSignal;
-}
-
-export type RepositoryLocker = (repo: Repository, exclusive: boolean, out: Output, signal: AbortSignal) => Promise<HeldLock>;
-
-let locker: RepositoryLocker | undefined;
-
-/**
- * The lock module (write side) registers how to take a restic lock; until then commands run
- * without one, as with `--no-lock`.
- */
-export function registerRepositoryLocker(fn: RepositoryLocker): void {
-  locker = fn;
-}
-
-export function repositoryLocker(): RepositoryLocker | undefined {
-  return locker;
-}
-
-/**
- * Wraps the backend every command opens, e.g. the point-in-time view of a versioned bucket
- * for `--as-of` (issue 5). The decorator reads what it needs from the global options.
- */
-export type BackendDecorator = (backend: Backend, global: GlobalOptions, out: Output) => Promise<Backend>;
-
-let decorator: BackendDecorator | undefined;
-
-export function registerBackendDecorator(fn: BackendDecorator): void {
-  decorator = fn;
-}
-
-export function backendDecorator(): BackendDecorator | undefined {
-  return decorator;
 }
 
 /** Loads the index, showing "loading index n/m" on a terminal (nothing with --json/--quiet or when piped). */

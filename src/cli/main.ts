@@ -14,7 +14,6 @@ import { ResticError, exitCodeFor, isResticError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
-import { backendDecorator, repositoryLocker } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { GLOBAL_FLAGS, backendOptionsFrom, globalOptionsFrom, type GlobalOptions } from './global-options.js';
 import { Output, type Sink } from './output.js';
@@ -160,14 +159,13 @@ function makeContext(
       const opened = await openBackend(global.repository, backendOptionsFrom(global, env));
       cleanups.push(() => opened.close());
       let backend = opened;
-      // The point-in-time view (issue 5) registers its decorator when loaded; load it only when
-      // asked for, as it brings the S3 SDK along.
-      if (global.asOf !== undefined && !backendDecorator()) await import('./as-of.js');
-      const decorator = backendDecorator();
-      if (decorator) {
-        backend = await decorator(backend, global, out);
-      } else if (global.asOf !== undefined) {
-        throw new ResticError('UNSUPPORTED', '--as-of is not available in this build of restic-ts');
+      // The point-in-time view (issue 5): loaded only when asked for, as it brings the S3 SDK.
+      if (global.asOf !== undefined) {
+        const { openAsOfBackend } = await import('./as-of.js');
+        backend = await openAsOfBackend(backend, global.asOf);
+        // A view of the past cannot be locked (nothing can be written there) and needs no lock:
+        // its files never change. Commands that would lock get --no-lock semantics.
+        global.noLock = true;
       }
       return backend;
     })();
@@ -216,9 +214,8 @@ function makeContext(
           out.info(`repository ${repo.config.id.slice(0, 8)} opened (repository version ${repo.config.version}) successfully, password is correct`);
         }
         const lockMode = options.lock ?? 'none';
-        const locker = repositoryLocker() ?? defaultLocker;
         if (lockMode !== 'none' && !global.noLock) {
-          const held: HeldLock = await locker(repo, lockMode === 'exclusive', out, signal);
+          const held: HeldLock = await takeLock(repo, lockMode === 'exclusive', out, signal);
           cleanups.push(() => held.release());
           held.lost?.addEventListener('abort', () => lockLost.abort(held.lost?.reason), { once: true });
         }
@@ -230,14 +227,14 @@ function makeContext(
 }
 
 /** restic's lock protocol (src/repository/lock.ts); a failed refresh is reported on stderr. */
-const defaultLocker: NonNullable<ReturnType<typeof repositoryLocker>> = async (repo, exclusive, out, signal) => {
+async function takeLock(repo: Repository, exclusive: boolean, out: Output, signal: AbortSignal): Promise<HeldLock> {
   const { acquireLock } = await import('../repository/lock.js');
   return acquireLock(repo, {
     exclusive,
     signal,
     onRefreshError: (err) => out.warn(`Warning: failed to refresh the repository lock: ${(err as Error).message}`),
   });
-};
+}
 
 /** Prompts on a terminal (no echo), or reads the first line of piped stdin. */
 function defaultReadLine(out: Output): (prompt: string) => Promise<string | undefined> {
