@@ -50,10 +50,6 @@ export interface RestoreOptions {
    * 24 MiB). Files are written in pack order, many at once (see pack-restorer.ts).
    */
   memoryBudget?: number;
-  /** Ignored (files are written in pack order now); kept for compatibility. */
-  fileConcurrency?: number;
-  /** Ignored, as `fileConcurrency`. */
-  prefetch?: number;
   /**
    * Worker threads decoding blobs (MAC, decrypt, decompress, hash) beside the main thread,
    * which reads and writes. Default 0 (decode on the main thread): on the shared 2-core test
