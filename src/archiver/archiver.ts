@@ -425,21 +425,13 @@ class ArchiverCore {
       backupStart,
       backupEnd: end,
     };
+    // The snapshot stores the same figures, with restic's uint64 byte counts kept exact.
+    const { totalDuration: _duration, dataAdded, dataAddedPacked, totalBytesProcessed, ...counts } = summary;
     const snapshotSummary: SnapshotSummary = {
-      backupStart,
-      backupEnd: end,
-      filesNew: summary.filesNew,
-      filesChanged: summary.filesChanged,
-      filesUnmodified: summary.filesUnmodified,
-      dirsNew: summary.dirsNew,
-      dirsChanged: summary.dirsChanged,
-      dirsUnmodified: summary.dirsUnmodified,
-      dataBlobs: summary.dataBlobs,
-      treeBlobs: summary.treeBlobs,
-      dataAdded: BigInt(summary.dataAdded),
-      dataAddedPacked: BigInt(summary.dataAddedPacked),
-      totalFilesProcessed: summary.totalFilesProcessed,
-      totalBytesProcessed: BigInt(summary.totalBytesProcessed),
+      ...counts,
+      dataAdded: BigInt(dataAdded),
+      dataAddedPacked: BigInt(dataAddedPacked),
+      totalBytesProcessed: BigInt(totalBytesProcessed),
     };
     const full: Snapshot = { ...snapshot, tree: root, summary: snapshotSummary };
     let snapshotId: Id | undefined;
