@@ -45,7 +45,9 @@ beforeAll(async () => {
     sources[`v${version}`] = repo;
   }
   for (let i = 0; i < 2; i++) {
-    writeFileSync(join(src, 'big.bin'), seededBytes(10 + i, 1_500_000));
+    // Several chunks under either polynomial (min 512 KiB, ~1 MiB average): a file of one chunk
+    // would be the same blob in both repositories, and the rechunked tree would keep its ID.
+    writeFileSync(join(src, 'big.bin'), seededBytes(10 + i, 6_000_000));
     writeFileSync(join(src, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
     for (const repo of Object.values(sources)) restic(['backup', '-q', '--time', `2024-01-0${i + 1} 10:00:00`, src], { repo });
   }
