@@ -32,7 +32,7 @@ import { BlobSaver, type BlobSaverStats } from '../repository/blob-saver.js';
 import { saveUnpacked } from '../repository/index-writer.js';
 import { ChunkAssembler, chunkBytes, chunkFile, chunkStream } from './chunk-reader.js';
 import { ExcludeFilter, type ExcludeOptions } from './excludes.js';
-import { nodeFromStats } from './fs-node.js';
+import { addExtendedAttributes, nodeFromStats } from './fs-node.js';
 import { buildTargetTree, resolveTargets, type TargetTree } from './targets.js';
 import { SystemNameLookup, type NameLookup } from './users.js';
 
@@ -557,6 +557,7 @@ class FileSystemArchiver {
           return undefined;
         }
         const node = nodeFromStats(nameBytes, st, this.names);
+        if (!addExtendedAttributes(node, meta, (during, err) => this.core.itemError(meta, during, err))) return undefined;
         const prevChildren = prev?.type === 'dir' ? await loadParentChildren(this.core, prev.subtree) : undefined;
         node.subtree = await this.saveTargetTree(child, prevChildren);
         this.core.countDir(prev, node);
@@ -602,6 +603,7 @@ class FileSystemArchiver {
     // restic ignores sockets: they cannot be restored meaningfully.
     if (node.type === 'socket') return undefined;
     if (!isTarget && this.excludes.excludedBySize(node.type === 'dir', Number(st.size))) return undefined;
+    if (!addExtendedAttributes(node, fsPath, (during, err) => this.core.itemError(display, during, err))) return undefined;
     if (this.allowedDevices && !isTarget && !this.allowedDevices.has(st.dev)) {
       // --one-file-system: other file systems are left out (restic keeps only their mount point dir).
       if (node.type !== 'dir') return undefined;

@@ -3,11 +3,13 @@
  * (restic-format.md §8.2, §8.5, §8.6): Go mode bits, uid/gid and their names, inode, device
  * id, nanosecond mtime/ctime in the local zone, atime = mtime (restic's default without
  * --with-atime), size and links for files, links for symlinks and devices, rdev for devices.
- * Content and subtree are filled in by the archiver.
+ * Content and subtree are filled in by the archiver; extended attributes by
+ * addExtendedAttributes (a second step, because it needs the path and may fail).
  */
 import type { BigIntStats } from 'node:fs';
 import { GoTime } from '../format/gotime.js';
 import { goModeFromPosix, newNode, nodeTypeFromGoMode, type TreeNode } from '../format/node.js';
+import { readExtendedAttributes } from '../platform/xattr.js';
 import type { NameLookup } from './users.js';
 
 export function nodeFromStats(name: Uint8Array, st: BigIntStats, names: NameLookup): TreeNode {
@@ -48,4 +50,25 @@ export function nodeFromStats(name: Uint8Array, st: BigIntStats, names: NameLook
       break;
   }
   return node;
+}
+
+/**
+ * Reads the extended attributes of `fsPath` into `node` as restic 0.14 does: for every node
+ * type but symlinks (restic 0.14 skips those), without following links, in the file
+ * system's listing order. A file system without xattr support, or a build without the
+ * native addon (see xattrSupport), gives none. When the listing fails, `report('listxattr',
+ * err)` is called and false returned: restic then leaves the item out of the snapshot. An
+ * attribute that cannot be read is reported as `getxattr NAME` and left out, the node kept
+ * (restic prints a warning and goes on).
+ */
+export function addExtendedAttributes(node: TreeNode, fsPath: Uint8Array | string, report: (during: string, err: unknown) => void): boolean {
+  if (node.type === 'symlink') return true;
+  try {
+    node.extendedAttributes = readExtendedAttributes(fsPath, (name, err) => report(`getxattr ${name}`, err));
+  } catch (err) {
+    if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+    report('listxattr', err);
+    return false;
+  }
+  return true;
 }
