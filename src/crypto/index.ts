@@ -10,6 +10,7 @@ export {
   createSha256,
   cryptoImplementation,
   libsodiumAvailable,
+  nodeJsPrimitives,
   nodePrimitives,
   portablePrimitives,
   primitives,
@@ -27,4 +28,5 @@ export {
   isValidMasterKey,
   masterKeyFromBytes,
 } from './master-key.js';
-export { IV_SIZE, MAC_SIZE, SEAL_OVERHEAD, ciphertextLength, computeMac, open, plaintextLength, seal } from './seal.js';
+export { IV_SIZE, MAC_SIZE, SEAL_OVERHEAD, ciphertextLength, computeMac, open, plaintextLength, seal, sealInto, verifyMac } from './seal.js';
+export { type NativeSealStatus, nativeSealStatus } from './native.js';

@@ -2,7 +2,9 @@
  * The cryptographic primitives restic's format needs, in two interchangeable implementations:
  *
  * - `node`: node:crypto (hardware AES and SHA instructions through OpenSSL) plus libsodium's
- *   WebAssembly Poly1305 — node:crypto has no standalone Poly1305.
+ *   WebAssembly Poly1305 — node:crypto has no standalone Poly1305. When the native addon of
+ *   ./native.ts is built, AES and Poly1305 (and whole seal/open calls) go through it instead:
+ *   the same OpenSSL, without node:crypto's per-call set-up and with OpenSSL's Poly1305.
  * - `portable`: pure JavaScript (@noble/hashes, @noble/ciphers), for runtimes without node:crypto.
  *
  * Both give bit-identical results (tested); they differ only in speed (see docs/benchmarks.md).
@@ -14,6 +16,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { scryptAsync as nobleScryptAsync } from '@noble/hashes/scrypt.js';
 import { ctr as nobleCtr, ecb as nobleEcb } from '@noble/ciphers/aes.js';
 import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
+import { nativeSeal, type NativeSealBinding } from './native.js';
 
 export interface ScryptParams {
   N: number;
@@ -44,6 +47,8 @@ export interface CryptoPrimitives {
   scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array>;
   /** Compares two equal-length MACs without data-dependent timing. */
   constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean;
+  /** Whole seal/open/MAC calls in native code (./native.ts); seal.ts uses it when present. */
+  readonly native?: NativeSealBinding;
 }
 
 function toUint8(buf: Buffer): Uint8Array {
@@ -126,7 +131,8 @@ function noblePoly(message: Uint8Array, key: Uint8Array): Uint8Array {
 
 // --- the two implementations --------------------------------------------------------------------
 
-export const nodePrimitives: CryptoPrimitives = {
+/** node:crypto + libsodium, without the native addon (what `node` is when the addon is absent). */
+export const nodeJsPrimitives: CryptoPrimitives = {
   sha256Name: 'node:crypto',
   aesName: 'node:crypto',
   poly1305Name: sodium ? 'libsodium-wasm' : '@noble/ciphers',
@@ -163,6 +169,22 @@ export const nodePrimitives: CryptoPrimitives = {
     return a.length === b.length && nodeCrypto.timingSafeEqual(a, b);
   },
 };
+
+/**
+ * The `node` implementation: with the native addon, AES, Poly1305 and whole seal/open calls go
+ * through it (SHA-256 stays with node:crypto, which already calls OpenSSL directly).
+ */
+export const nodePrimitives: CryptoPrimitives = nativeSeal
+  ? {
+      ...nodeJsPrimitives,
+      aesName: 'openssl-native',
+      poly1305Name: 'openssl-native',
+      aes256Ctr: nativeSeal.aes256Ctr,
+      aes128EncryptBlock: nativeSeal.aes128EncryptBlock,
+      poly1305: nativeSeal.poly1305,
+      native: nativeSeal,
+    }
+  : nodeJsPrimitives;
 
 export const portablePrimitives: CryptoPrimitives = {
   sha256Name: '@noble/hashes',

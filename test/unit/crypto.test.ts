@@ -6,6 +6,7 @@ import {
   encodeMasterKey,
   generateMasterKey,
   libsodiumAvailable,
+  nativeSealStatus,
   nodePrimitives,
   open,
   portablePrimitives,
@@ -23,9 +24,16 @@ const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 afterEach(() => setCryptoImplementation('node'));
 
 describe('implementation selection', () => {
-  it('defaults to node:crypto with libsodium Poly1305', () => {
+  it('defaults to node:crypto, with the native OpenSSL addon for AES and Poly1305 when built, else libsodium Poly1305', () => {
     expect(libsodiumAvailable).toBe(true);
-    expect(cryptoImplementation()).toEqual({ name: 'node', sha256: 'node:crypto', aes: 'node:crypto', poly1305: 'libsodium-wasm', scrypt: 'node:crypto' });
+    const native = nativeSealStatus().available;
+    expect(cryptoImplementation()).toEqual({
+      name: 'node',
+      sha256: 'node:crypto',
+      aes: native ? 'openssl-native' : 'node:crypto',
+      poly1305: native ? 'openssl-native' : 'libsodium-wasm',
+      scrypt: 'node:crypto',
+    });
   });
   it('switches to the portable implementation and back', () => {
     setCryptoImplementation('portable');

@@ -1,0 +1,83 @@
+/**
+ * The optional native fast path for restic's seal/open (./native/seal.c): AES-256-CTR and
+ * Poly1305-AES through the OpenSSL that Node itself links in, with contexts created once per
+ * thread, so a call costs about a microsecond plus the real work instead of tens of microseconds
+ * of set-up (figures in docs/benchmarks.md, "Crypto primitives").
+ *
+ * The addon is built by the package's `install` script with node-gyp. Where it is absent (no C
+ * compiler at install time, a Node without OpenSSL 3's EVP_MAC) or disabled with
+ * RESTIC_TS_NATIVE_CRYPTO=0, `nativeSeal` is undefined and the `node` implementation uses
+ * node:crypto and libsodium as before; `nativeSealStatus()` says why. The `portable`
+ * implementation never uses it. Loading works in worker threads (per-thread state in N-API
+ * instance data).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions. Key parts are the MasterKey's: encrypt 32 bytes, macK and macR 16 bytes each. */
+export interface NativeSealBinding {
+  /** `IV || AES-256-CTR(plaintext) || tag` with a random non-zero IV. */
+  seal(encrypt: Uint8Array, macK: Uint8Array, macR: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** The same with a given IV (tests compare it byte for byte with the pure implementations). */
+  sealWithIv(encrypt: Uint8Array, macK: Uint8Array, macR: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Writes `plaintext.length + 32` sealed bytes at `out[offset]`; the plaintext may already sit at `out[offset + 16]`. */
+  sealInto(encrypt: Uint8Array, macK: Uint8Array, macR: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
+  /** The Poly1305-AES tag of `ciphertext` under `iv`. */
+  computeMac(macK: Uint8Array, macR: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /** Whether `sealed` (≥ 32 bytes) carries a matching tag and a non-zero IV. */
+  verify(macK: Uint8Array, macR: Uint8Array, sealed: Uint8Array): boolean;
+  /** The plaintext of `sealed` (≥ 32 bytes), or null when the tag does not match or the IV is zero. */
+  open(encrypt: Uint8Array, macK: Uint8Array, macR: Uint8Array, sealed: Uint8Array): Uint8Array | null;
+  /** Plain Poly1305 with a 32-byte one-time key `r || s`. */
+  poly1305(message: Uint8Array, key: Uint8Array): Uint8Array;
+  aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  aes128EncryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
+}
+
+export interface NativeSealStatus {
+  available: boolean;
+  /** Why not, when not available. */
+  reason?: string;
+  /** The file loaded, when available. */
+  file?: string;
+}
+
+/** Where the built addon may be: next to this source file, or from dist/crypto/ back to src/. */
+const ADDON_CANDIDATES = ['./native/build/Release/seal.node', '../../src/crypto/native/build/Release/seal.node'];
+
+function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
+  if (process.env.RESTIC_TS_NATIVE_CRYPTO === '0') {
+    return { status: { available: false, reason: 'disabled by RESTIC_TS_NATIVE_CRYPTO=0' } };
+  }
+  const file = ADDON_CANDIDATES.map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((f) => existsSync(f));
+  if (file === undefined) {
+    return {
+      status: {
+        available: false,
+        reason:
+          'the native seal addon is not built (src/crypto/native/build/Release/seal.node is missing: installing ' +
+          'restic-ts builds it with a C compiler, make and python3; install them, then run `npm rebuild restic-ts`)',
+      },
+    };
+  }
+  try {
+    const binding = createRequire(import.meta.url)(file) as NativeSealBinding;
+    if (typeof binding.seal !== 'function' || typeof binding.open !== 'function') {
+      return { status: { available: false, reason: `${file} does not export seal and open` } };
+    }
+    return { binding, status: { available: true, file } };
+  } catch (cause) {
+    return { status: { available: false, reason: `cannot load ${file}: ${(cause as Error).message}` } };
+  }
+}
+
+const loaded = load();
+
+/** The native seal/open binding, or undefined when it is not built or cannot load here. */
+export const nativeSeal: NativeSealBinding | undefined = loaded.binding;
+
+/** Whether the native fast path is in use, and why not. */
+export function nativeSealStatus(): NativeSealStatus {
+  return { ...loaded.status };
+}

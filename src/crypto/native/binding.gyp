@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "seal",
+      "sources": ["seal.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8", "OPENSSL_API_COMPAT=30000"]
+    }
+  ]
+}
