@@ -36,8 +36,16 @@ export interface XattrError extends Error {
   path: string;
 }
 
-/** Where the built addon may be: next to this source file, or from dist/platform/ back to src/. */
-const ADDON_CANDIDATES = ['./xattr/build/Release/xattr.node', '../../src/platform/xattr/build/Release/xattr.node'];
+/**
+ * Where the built addon may be: next to this source file (src/platform/), else in the
+ * package's src/ seen from compiled JavaScript — dist/platform/ (two levels up) or a build
+ * elsewhere in the package such as the benchmarks' node_modules/.cache/rts-bench-dist/platform/
+ * (four levels up).
+ */
+const ADDON_CANDIDATES = [
+  './xattr/build/Release/xattr.node',
+  ...[2, 3, 4].map((up) => `${'../'.repeat(up)}src/platform/xattr/build/Release/xattr.node`),
+];
 
 let binding: XattrBinding | null | undefined;
 let unavailableReason: string | undefined;
