@@ -186,8 +186,13 @@ static int read_sized(read_fn read_call, const char *path, const char *name, cha
       *error = errno;
       return 0;
     }
-    /* one spare byte: a size of 0 must still be a valid allocation */
-    char *heap = malloc((size_t)size + 1);
+    if (size == 0) {
+      /* emptied meanwhile; a read with size 0 would be another size query, not a read */
+      *result = stack;
+      *result_length = 0;
+      return 1;
+    }
+    char *heap = malloc((size_t)size);
     if (heap == NULL) {
       *error = ENOMEM;
       return 0;
