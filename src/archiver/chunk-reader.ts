@@ -9,12 +9,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Chunker, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../chunker/chunker.js';
 import type { Polynomial } from '../chunker/polynomial.js';
+import { WasmScanner } from '../chunker/wasm-scan.js';
 
 export const READ_SIZE = 1024 * 1024;
 
 export class ChunkAssembler {
   private readonly chunker: Chunker;
-  private readonly buf: Buffer;
+  /** In a WebAssembly scanner's memory when there is one, so the chunker scans it in place. */
+  private readonly buf: Uint8Array;
   private start = 0;
   private end = 0;
   private scanned = 0;
@@ -22,11 +24,13 @@ export class ChunkAssembler {
   constructor(polynomial: Polynomial, chunker?: Chunker) {
     this.chunker = chunker ?? new Chunker(polynomial);
     this.chunker.reset();
-    this.buf = Buffer.allocUnsafe(this.chunker.maxSize + 4 * READ_SIZE);
+    const size = this.chunker.maxSize + 4 * READ_SIZE;
+    const scanner = WasmScanner.create(size);
+    this.buf = scanner && this.chunker.useWasm(scanner) ? scanner.data : new Uint8Array(size);
   }
 
   /** A region of at least `min` bytes to read into; pass the count read to `commit`. */
-  space(min = READ_SIZE): Buffer {
+  space(min = READ_SIZE): Uint8Array {
     if (this.buf.length - this.end < min) {
       this.buf.copyWithin(0, this.start, this.end);
       this.end -= this.start;

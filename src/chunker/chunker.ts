@@ -13,6 +13,7 @@
  */
 import { chunkerTables, WINDOW_SIZE, type ChunkerTables } from './tables.js';
 import type { Polynomial } from './polynomial.js';
+import type { WasmScanner } from './wasm-scan.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -67,6 +68,8 @@ export class Chunker {
   /** hist[p & 63] = the byte hashed at chunk position p − 64 (or the reset seed). */
   private readonly hist = new Uint8Array(WINDOW_SIZE);
   private lastCutValue = 0;
+  /** Scans input that lives in its memory with 64-bit WebAssembly (see wasm-scan.ts). */
+  private wasm?: WasmScanner;
 
   constructor(polynomial: Polynomial, options: ChunkerOptions = {}) {
     const minSize = options.minSize ?? MIN_CHUNK_SIZE;
@@ -102,6 +105,18 @@ export class Chunker {
     this.state[1] = 1 << this.tables.shift;
     this.hist.fill(0);
     this.hist[(this.minSize - 1) & (WINDOW_SIZE - 1)] = 1;
+  }
+
+  /**
+   * Lets `scanner` do the body scan for input inside its data region (degree-53 polynomials
+   * with the split mask in the low half, i.e. every restic repository; others keep the
+   * JavaScript loops). Returns whether it will be used.
+   */
+  useWasm(scanner: WasmScanner): boolean {
+    if (this.tables.shift !== 0 || this.maskHi !== 0) return false;
+    scanner.useTables(this.tables);
+    this.wasm = scanner;
+    return true;
   }
 
   /** Bytes of the current (unfinished) chunk consumed so far. */
@@ -148,10 +163,13 @@ export class Chunker {
     let cutAt = scanHead(buf, i, headEnd, (pos - i) | 0, i + (this.minSize - pos) - 1, this.hist, this.tables.packed, this.tables.shift, this.maskHi, this.maskLo, digest);
     // 3. Body: the outgoing byte is read straight from the input.
     if (cutAt < 0 && headEnd < scanEnd) {
+      const wasm = this.wasm;
       cutAt =
-        this.tables.shift === 0 && this.maskHi === 0
-          ? scanBody53(buf, headEnd, scanEnd, this.tables.packed, this.maskLo, digest)
-          : scanBody(buf, headEnd, scanEnd, this.tables.packed, this.tables.shift, this.maskHi, this.maskLo, digest);
+        wasm !== undefined && wasm.holds(buf)
+          ? wasm.scan(buf, headEnd, scanEnd, this.maskLo, digest)
+          : this.tables.shift === 0 && this.maskHi === 0
+            ? scanBody53(buf, headEnd, scanEnd, this.tables.packed, this.maskLo, digest)
+            : scanBody(buf, headEnd, scanEnd, this.tables.packed, this.tables.shift, this.maskHi, this.maskLo, digest);
     }
     // Reached maxSize: at scanEnd when that is short of `end`, or exactly at `end`.
     if (cutAt < 0 && (scanEnd < end || pos + (scanEnd - hashFrom) === this.maxSize)) cutAt = scanEnd;
