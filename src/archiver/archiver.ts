@@ -129,7 +129,11 @@ export interface CommonBackupOptions {
   signal?: AbortSignal;
   /** Large files read at once (restic: 2). */
   fileConcurrency?: number;
-  /** Blobs being compressed and encrypted at once per file. */
+  /**
+   * Chunks of one file in flight at once (being hashed, compressed, encrypted; default 8). Each
+   * chunk makes two trips to a worker thread (hash, then seal), so a deeper queue keeps the
+   * reading thread from waiting; memory is at most this many chunks (8 MiB each) per file.
+   */
   blobConcurrency?: number;
   /** Packs uploading at once. */
   uploadConcurrency?: number;
@@ -268,7 +272,7 @@ class ArchiverCore {
     const repo = options.repository;
     this.polynomial = repo.config.chunker_polynomial;
     this.largeFiles = new Semaphore(Math.max(1, options.fileConcurrency ?? 2));
-    this.blobConcurrency = Math.max(1, options.blobConcurrency ?? 3);
+    this.blobConcurrency = Math.max(1, options.blobConcurrency ?? 8);
     this.saver = new BlobSaver({
       backend: repo.backend,
       key: repo.masterKey,

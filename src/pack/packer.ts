@@ -76,8 +76,12 @@ export class Packer {
     return this.size >= targetSize || this.entries.length >= MAX_HEADER_ENTRIES;
   }
 
-  /** Seals the header and assembles the file. The packer must not be used afterwards. */
-  finish(key: MasterKey): FinishedPack {
+  /**
+   * Seals the header and assembles the file. The packer must not be used afterwards. With
+   * `name: false` the pack's ID (the SHA-256 of its bytes) is left empty for the caller to set
+   * (a worker thread hashes it while verifying it).
+   */
+  finish(key: MasterKey, options: { name?: boolean } = {}): FinishedPack {
     if (this.entries.length === 0) throw new ResticError('FATAL', 'packer: cannot finish an empty pack');
     const header = seal(key, encodePackHeader(this.entries));
     const total = this.blobBytes + header.length + HEADER_LENGTH_SIZE;
@@ -91,7 +95,8 @@ export class Packer {
     pos += header.length;
     new DataView(bytes.buffer, bytes.byteOffset).setUint32(pos, header.length, true);
     this.parts.length = 0;
-    return { id: idFromBytes(sha256(bytes)), type: this.type, bytes, blobs: this.entries, rawBytes: this.rawBytes };
+    const id = options.name === false ? '' : idFromBytes(sha256(bytes));
+    return { id, type: this.type, bytes, blobs: this.entries, rawBytes: this.rawBytes };
   }
 }
 

@@ -18,7 +18,7 @@ import { ResticError } from '../errors.js';
 import { idFromBytes, type Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
-import { BlobWorkerPool, defaultWorkerCount } from './blob-worker.js';
+import { BlobWorkerPool, defaultWorkerCount, ownsBuffer } from './blob-worker.js';
 import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
 
 /** What the saver needs from the master index. */
@@ -104,6 +104,9 @@ export async function compressIfSmaller(
   return { payload: data, compressed: false };
 }
 
+/** Blobs at least this large are hashed in a worker thread when they can move there. */
+const HASH_IN_WORKER_MIN = 128 * 1024;
+
 export function checkPackSize(bytes: number): number {
   if (!Number.isInteger(bytes) || bytes < MIN_PACK_SIZE || bytes > MAX_PACK_SIZE) {
     throw new ResticError('USAGE', `pack size ${bytes} bytes is out of range: must be between 4 and 128 MiB`);
@@ -182,7 +185,17 @@ export class BlobSaver {
    */
   async saveBlob(type: BlobType, data: Uint8Array, knownId?: Id, options: { transfer?: boolean } = {}): Promise<SavedBlob> {
     this.throwIfFailed();
-    const id = knownId ?? idFromBytes(sha256(data));
+    let id = knownId;
+    if (id === undefined) {
+      // Large chunks we may move are hashed in a worker (the reading thread is busy chunking);
+      // small ones here, where the round trip would cost more than the hash.
+      const pool = this.pool?.isReady ? this.pool : undefined;
+      if (pool && options.transfer === true && data.length >= HASH_IN_WORKER_MIN && ownsBuffer(data)) {
+        ({ id, data } = await pool.hash(data));
+      } else {
+        id = idFromBytes(sha256(data));
+      }
+    }
     if (data.length > 0xffff_ffff - 64) {
       throw new ResticError('FATAL', `blob ${id} is ${data.length} bytes: blobs must be smaller than 4 GiB`);
     }
@@ -259,7 +272,8 @@ export class BlobSaver {
       await Promise.race(this.uploads);
       this.throwIfFailed();
     }
-    const pack = packer.finish(this.options.key);
+    // A ready worker pool names the pack while verifying it; otherwise it is hashed here.
+    const pack = packer.finish(this.options.key, { name: !(this.options.verify !== false && this.pool?.isReady) });
     const upload = this.upload(pack).catch((err: unknown) => {
       if (this.failure === undefined) this.failure = err;
     });
@@ -268,9 +282,11 @@ export class BlobSaver {
   }
 
   private async upload(pack: FinishedPack): Promise<void> {
-    if (this.options.verify !== false) {
-      if (this.pool?.isReady) await this.pool.verify(pack);
-      else await verifyPack(this.options.key, pack);
+    if (this.options.verify !== false && this.pool?.isReady) {
+      await this.pool.verify(pack);
+    } else {
+      if (pack.id === '') pack.id = idFromBytes(sha256(pack.bytes));
+      if (this.options.verify !== false) await verifyPack(this.options.key, pack);
     }
     await this.options.backend.write('pack', pack.id, pack.bytes);
     this.options.index.addPack(pack.id, pack.blobs);

@@ -1,37 +1,60 @@
 /**
- * Worker-thread side of the blob pipeline: compresses and encrypts blobs, and verifies
- * finished packs, off the main thread (which reads, chunks and hashes). Started by
- * `BlobWorkerPool`; the master key arrives in `workerData`.
+ * Worker-thread side of the blob pipeline: hashes large chunks, compresses and encrypts blobs,
+ * and names and verifies finished packs, off the main thread (which reads and chunks).
+ * Started by `BlobWorkerPool` (possibly before the repository is open); the master key
+ * arrives as the first message, and the worker answers it with `ready`.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
-import { seal, type MasterKey } from '../crypto/index.js';
+import { seal, sha256, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
+import { idFromBytes } from '../format/id.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
 import { compressIfSmaller } from './blob-saver.js';
 import type { WorkerReply, WorkerRequest } from './blob-worker.js';
 
-const key = (workerData as { key: MasterKey }).key;
+let key: MasterKey | undefined;
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(msg, transfer);
 }
 
-// Tell the pool we loaded: only then does it hand over (transfer) any buffer.
-parentPort!.postMessage({ ready: true });
+function wholeBuffer(u: Uint8Array): ArrayBuffer[] {
+  return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? [u.buffer as ArrayBuffer] : [];
+}
+
+async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey): Promise<void> {
+  switch (req.op) {
+    case 'hash':
+      reply({ id: req.id, ok: true, hash: sha256(req.data), data: req.data }, wholeBuffer(req.data));
+      return;
+    case 'seal': {
+      const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
+      const sealed = seal(key, payload);
+      reply({ id: req.id, ok: true, sealed, compressed }, wholeBuffer(sealed));
+      return;
+    }
+    case 'verify': {
+      const pack: FinishedPack = req.pack;
+      pack.id = idFromBytes(sha256(pack.bytes));
+      await verifyPack(key, pack);
+      reply({ id: req.id, ok: true, bytes: pack.bytes, packId: pack.id }, wholeBuffer(pack.bytes));
+      return;
+    }
+  }
+}
 
 parentPort!.on('message', (req: WorkerRequest) => {
+  if (req.op === 'key') {
+    key = req.key;
+    // Only now does the pool hand over (transfer) any buffer.
+    parentPort!.postMessage({ ready: true });
+    return;
+  }
   void (async () => {
     try {
-      if (req.op === 'seal') {
-        const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
-        const sealed = seal(key, payload);
-        reply({ id: req.id, ok: true, sealed, compressed }, sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? [sealed.buffer as ArrayBuffer] : []);
-      } else {
-        const pack: FinishedPack = req.pack;
-        await verifyPack(key, pack);
-        reply({ id: req.id, ok: true, bytes: pack.bytes }, [pack.bytes.buffer as ArrayBuffer]);
-      }
+      if (!key) throw new Error('blob worker: no key received');
+      await handle(req, key);
     } catch (err) {
       const e = err as Error;
       reply({ id: req.id, ok: false, error: { message: e.message, code: isResticError(err) ? err.code : undefined, file: isResticError(err) ? err.file : undefined } });

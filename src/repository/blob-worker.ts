@@ -1,7 +1,8 @@
 /**
- * A small pool of worker threads that compress + encrypt blobs and verify finished packs, so
- * a backup uses more than one core: the main thread reads, chunks and hashes; the workers do
- * zstd, AES-CTR + Poly1305, and the read-back verification of every pack before upload.
+ * A small pool of worker threads that hash large chunks, compress + encrypt blobs, and name and
+ * verify finished packs, so a backup uses more than one core: the main thread reads and chunks
+ * (and hashes small files, where a round trip would cost more than the hash); the workers do
+ * SHA-256, zstd, AES-CTR + Poly1305, and the read-back verification of every pack before upload.
  *
  * Buffers that own their whole ArrayBuffer are transferred (no copy); others are cloned.
  * When started from TypeScript sources (tsx, vitest) the worker registers tsx first.
@@ -13,16 +14,20 @@ import { Worker } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
 import type { MasterKey } from '../crypto/index.js';
 import { ResticError, type ErrorCode } from '../errors.js';
+import { idFromBytes, type Id } from '../format/id.js';
 import type { BlobType } from '../pack/header.js';
 import type { FinishedPack } from '../pack/packer.js';
 
 export type WorkerRequest =
+  | { id: 0; op: 'key'; key: MasterKey }
+  | { id: number; op: 'hash'; data: Uint8Array }
   | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null; type: BlobType }
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
+  | { id: number; ok: true; hash: Uint8Array; data: Uint8Array }
   | { id: number; ok: true; sealed: Uint8Array; compressed: boolean }
-  | { id: number; ok: true; bytes: Uint8Array }
+  | { id: number; ok: true; bytes: Uint8Array; packId: Id }
   | { id: number; ok: false; error: { message: string; code?: ErrorCode; file?: string } };
 
 interface Pending {
@@ -35,19 +40,54 @@ export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-function ownsBuffer(u: Uint8Array): boolean {
+export function ownsBuffer(u: Uint8Array): boolean {
   return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.byteLength >= 64 * 1024 && !(u.buffer instanceof SharedArrayBuffer);
 }
 
-function spawnWorker(key: MasterKey): Worker {
+/**
+ * Starts a worker thread. It gets the master key later, by message: workers can load (their
+ * own isolate, modules, libsodium: ~0.3 s of CPU) while the repository key is still being
+ * derived (scrypt, ~0.5 s on one core), so a backup does not wait for them afterwards.
+ */
+function spawnWorker(): Worker {
   const here = import.meta.url;
   const isTs = here.endsWith('.ts');
   const entry = new URL(isTs ? './blob-worker-thread.ts' : './blob-worker-thread.js', here);
-  if (!isTs) return new Worker(fileURLToPath(entry), { workerData: { key } });
+  if (!isTs) return new Worker(fileURLToPath(entry));
   // From sources: load tsx's ESM hooks inside the worker, then the TypeScript entry.
   const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs')).href;
   const code = `(async () => { const { register } = await import(${JSON.stringify(tsxApi)}); register(); await import(${JSON.stringify(entry.href)}); })().catch((e) => { console.error(e); process.exit(1); });`;
-  return new Worker(code, { eval: true, workerData: { key } });
+  return new Worker(code, { eval: true });
+}
+
+/** Workers started ahead of need by `prestartBlobWorkers`, waiting for a pool to adopt them. */
+const spareWorkers: Worker[] = [];
+
+/**
+ * Starts `count` blob worker threads now, before a repository key exists, for the next
+ * `BlobWorkerPool` to adopt. Call it before opening a repository for a backup: the workers
+ * then load in parallel with the key derivation. Idle spares never keep the process alive.
+ */
+export function prestartBlobWorkers(count = defaultWorkerCount()): void {
+  while (spareWorkers.length < count) {
+    const worker = spawnWorker();
+    worker.unref();
+    // A spare that fails to load is simply dropped; the pool will start a fresh one.
+    worker.once('error', () => dropSpare(worker));
+    worker.once('exit', () => dropSpare(worker));
+    spareWorkers.push(worker);
+  }
+}
+
+function dropSpare(worker: Worker): void {
+  const i = spareWorkers.indexOf(worker);
+  if (i >= 0) spareWorkers.splice(i, 1);
+}
+
+/** Stops spare workers nobody adopted (tests, or a backup that ended before storing anything). */
+export async function stopSpareBlobWorkers(): Promise<void> {
+  const all = spareWorkers.splice(0);
+  await Promise.all(all.map((w) => w.terminate()));
 }
 
 export class BlobWorkerPool {
@@ -68,7 +108,16 @@ export class BlobWorkerPool {
     const readies: Promise<void>[] = [];
     const plainKey: MasterKey = { encrypt: Uint8Array.from(key.encrypt), macK: Uint8Array.from(key.macK), macR: Uint8Array.from(key.macR) };
     for (let i = 0; i < count; i++) {
-      const worker = spawnWorker(plainKey);
+      const spare = spareWorkers.shift();
+      if (spare) {
+        spare.removeAllListeners('error');
+        spare.removeAllListeners('exit');
+        // Held while starting (a caller may be waiting for it); unref'd again once ready.
+        spare.ref();
+      }
+      const worker = spare ?? spawnWorker();
+      // The first message: a worker answers it with `ready` once it has loaded.
+      worker.postMessage({ id: 0, op: 'key', key: plainKey } satisfies WorkerRequest);
       const slot = { worker, busy: 0 };
       let markReady!: () => void;
       let markFailed!: (e: unknown) => void;
@@ -154,11 +203,27 @@ export class BlobWorkerPool {
     return r as { sealed: Uint8Array; compressed: boolean };
   }
 
-  /** Verifies a finished pack in a worker; the pack's bytes travel there and back without copies. */
+  /**
+   * SHA-256 of a buffer the caller owns (it must span its whole ArrayBuffer): the buffer moves
+   * to a worker and comes back, without copies. Returns the hash and the returned buffer (use
+   * it instead of `data`, which is detached). Keeps chunk hashing off the reading thread.
+   */
+  async hash(data: Uint8Array): Promise<{ id: Id; data: Uint8Array }> {
+    if (!ownsBuffer(data)) throw new ResticError('FATAL', 'BlobWorkerPool.hash needs a buffer that owns its ArrayBuffer');
+    const r = (await this.send({ id: this.nextId++, op: 'hash', data }, [data.buffer as ArrayBuffer])) as { hash: Uint8Array; data: Uint8Array };
+    return { id: idFromBytes(r.hash), data: r.data };
+  }
+
+  /**
+   * Names and verifies a finished pack in a worker (`pack.id` is set there: the pack's SHA-256
+   * is computed from the very bytes that were verified); the bytes travel there and back
+   * without copies.
+   */
   async verify(pack: FinishedPack): Promise<void> {
     const transfer = ownsBuffer(pack.bytes) ? [pack.bytes.buffer as ArrayBuffer] : [];
-    const r = await this.send({ id: this.nextId++, op: 'verify', pack }, transfer);
-    pack.bytes = (r as { bytes: Uint8Array }).bytes;
+    const r = (await this.send({ id: this.nextId++, op: 'verify', pack }, transfer)) as { bytes: Uint8Array; packId: Id };
+    pack.bytes = r.bytes;
+    pack.id = r.packId;
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import { parseExcludeFile, parseSize } from '../../archiver/excludes.js';
 import { globPaths } from '../../archiver/targets.js';
 import { backup, backupStream, type BackupProgress, type BackupResult, type CommonBackupOptions } from '../../archiver/archiver.js';
 import { ResticError } from '../../errors.js';
+import { prestartBlobWorkers } from '../../repository/blob-worker.js';
 import { acquireLock } from '../../repository/lock.js';
 import { GoTime } from '../../format/gotime.js';
 import { shortId } from '../../format/id.js';
@@ -151,6 +152,8 @@ async function run(ctx: CommandContext): Promise<number | void> {
 
   // The backup takes its own lock (not openRepository's) so that losing it — no refresh for
   // 22.5 minutes and the stale refresh failed — cancels the backup with LOCKED.
+  // Worker threads load while the key is derived (scrypt keeps one core busy for ~0.5 s).
+  if (!dryRun) prestartBlobWorkers();
   const repo = await ctx.openRepository({ lock: 'none' });
   let signal = ctx.signal;
   if (!dryRun && !ctx.global.noLock) {
