@@ -2,6 +2,12 @@
  * The zstd implementations this runtime may have, each detected without failing when absent:
  *
  * - `node:zlib`  — zstd built into Node ≥ 22.15 (native, honours levels, bounded output).
+ * - `libzstd`    — the system's libzstd through this package's own small addon (./native/zstd.c,
+ *                  built at install when libzstd's headers are present). Reuses one compression
+ *                  and one decompression context per thread (a call costs the work plus about a
+ *                  microsecond), honours levels, writes Frame_Content_Size, and bounds output.
+ *                  On the main thread, large inputs go to libuv's thread pool so the event loop
+ *                  keeps working; worker threads (which exist to do this work) call it directly.
  * - `native`     — @mongodb-js/zstd 1.2.x (a prebuilt Rust/N-API binary installed as an npm
  *                  platform package). Fast, but its compress ignores the level argument
  *                  (verified: identical output for levels 1 to 19) and writes frames without
@@ -10,13 +16,16 @@
  *                  one-shot decompress writes into a buffer of a fixed capacity, which gives an
  *                  exact bound on output.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 
 const require = createRequire(import.meta.url);
 
 export interface ZstdImplementation {
-  readonly name: 'node:zlib' | 'native' | 'wasm';
+  readonly name: 'node:zlib' | 'libzstd' | 'native' | 'wasm';
   /** Whether `level` changes the output (false for @mongodb-js/zstd 1.2). */
   readonly honoursLevel: boolean;
   compress(data: Uint8Array, level: number): Promise<Uint8Array>;
@@ -63,6 +72,97 @@ function loadZlibZstd(): ZstdImplementation | undefined {
     decompress(data, maxOutput) {
       const options = maxOutput === undefined ? {} : { maxOutputLength: Math.max(1, maxOutput) };
       return new Promise((resolve, reject) => zz.zstdDecompress(asBuffer(data), options, (err, out) => (err ? reject(err) : resolve(toUint8(out)))));
+    },
+  };
+}
+
+// --- libzstd through our addon (./native/zstd.c) ------------------------------------------------
+
+/** The addon's functions. `maxOutput` bounds the decompressed size; more is an error, never produced. */
+export interface LibzstdBinding {
+  compress(data: Uint8Array, level: number): Uint8Array;
+  decompress(data: Uint8Array, maxOutput: number): Uint8Array;
+  compressAsync(data: Uint8Array, level: number): Promise<Uint8Array>;
+  decompressAsync(data: Uint8Array, maxOutput: number): Promise<Uint8Array>;
+  /** libzstd's version, e.g. `1.5.4`. */
+  readonly version: string;
+}
+
+/**
+ * On the main thread, inputs (compress) or output limits (decompress) from this size on run on
+ * libuv's thread pool: there the round trip and the job's own fresh context (tens to a few
+ * hundred microseconds) are small next to the work, and the main thread can hash, encrypt or
+ * read meanwhile. Smaller ones, and every call in a worker thread, run at once on the calling
+ * thread with its reused context.
+ */
+export const LIBZSTD_ASYNC_FROM = 128 * 1024;
+const libzstdAsyncFrom = isMainThread ? LIBZSTD_ASYNC_FROM : Infinity;
+
+/** Where the built addon may be: next to this source file, or from dist/compression/ back to src/. */
+const LIBZSTD_CANDIDATES = ['./native/build/Release/zstd.node', '../../src/compression/native/build/Release/zstd.node'];
+
+let libzstdUnavailable: string | undefined;
+let libzstdFile: string | undefined;
+
+function loadLibzstdBinding(): LibzstdBinding | undefined {
+  if (process.env.RESTIC_TS_NATIVE_ZSTD === '0') {
+    libzstdUnavailable = 'disabled by RESTIC_TS_NATIVE_ZSTD=0';
+    return undefined;
+  }
+  const file = LIBZSTD_CANDIDATES.map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((f) => existsSync(f));
+  if (file === undefined) {
+    libzstdUnavailable =
+      'the native zstd addon is not built (src/compression/native/build/Release/zstd.node is missing: installing ' +
+      "restic-ts builds it when a C compiler, make, python3 and libzstd's headers are present)";
+    return undefined;
+  }
+  try {
+    const binding = require(file) as LibzstdBinding;
+    if (typeof binding.compress !== 'function' || typeof binding.decompressAsync !== 'function') {
+      libzstdUnavailable = `${file} does not export compress and decompress`;
+      return undefined;
+    }
+    libzstdFile = file;
+    return binding;
+  } catch (cause) {
+    libzstdUnavailable = `cannot load ${file}: ${(cause as Error).message}`;
+    return undefined;
+  }
+}
+
+/** The addon itself (tests and benchmarks call its sync and async paths directly). */
+export const libzstdBinding: LibzstdBinding | undefined = loadLibzstdBinding();
+
+/** Whether the libzstd addon is in use, and why not. */
+export function libzstdStatus(): { available: boolean; reason?: string; version?: string; file?: string } {
+  return libzstdBinding ? { available: true, version: libzstdBinding.version, file: libzstdFile } : { available: false, reason: libzstdUnavailable };
+}
+
+/** No limit given: the largest a Uint8Array can be. */
+const NO_OUTPUT_LIMIT = 2 ** 53 - 1;
+
+function loadLibzstd(binding: LibzstdBinding | undefined): ZstdImplementation | undefined {
+  if (!binding) return undefined;
+  return {
+    name: 'libzstd',
+    honoursLevel: true,
+    boundsOutput: true,
+    compress(data, level) {
+      if (data.length >= libzstdAsyncFrom) return binding.compressAsync(data, level);
+      try {
+        return Promise.resolve(binding.compress(data, level));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
+    decompress(data, maxOutput) {
+      const limit = maxOutput ?? NO_OUTPUT_LIMIT;
+      if (limit >= libzstdAsyncFrom) return binding.decompressAsync(data, limit);
+      try {
+        return Promise.resolve(binding.decompress(data, limit));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     },
   };
 }
@@ -132,8 +232,9 @@ function loadWasm(): ZstdImplementation | undefined {
 }
 
 export const zlibZstd: ZstdImplementation | undefined = loadZlibZstd();
+export const libzstd: ZstdImplementation | undefined = loadLibzstd(libzstdBinding);
 export const nativeZstd: ZstdImplementation | undefined = loadNative();
 export const wasmZstd: ZstdImplementation | undefined = loadWasm();
 
 /** Every implementation present in this runtime, fastest first. */
-export const availableZstd: readonly ZstdImplementation[] = [zlibZstd, nativeZstd, wasmZstd].filter((x): x is ZstdImplementation => x !== undefined);
+export const availableZstd: readonly ZstdImplementation[] = [zlibZstd, libzstd, nativeZstd, wasmZstd].filter((x): x is ZstdImplementation => x !== undefined);

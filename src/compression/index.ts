@@ -3,8 +3,12 @@
  * implementation this runtime has and says which one it uses.
  *
  * Choice (figures in docs/benchmarks.md, "Compression"):
- * - node:zlib zstd (Node ≥ 22.15) does everything when present: native speed, honours levels,
- *   bounds its output.
+ * - Our libzstd addon (./native/, built at install when libzstd's headers are present) does
+ *   everything when present: native speed with contexts reused per thread (node:zlib and
+ *   @mongodb-js/zstd set up a context per call, which costs several times the work on a small
+ *   blob), honours levels, bounds its output exactly.
+ * - Otherwise node:zlib zstd (Node ≥ 22.15) does everything when present: native speed, honours
+ *   levels, bounds its output.
  * - Otherwise @mongodb-js/zstd (native) compresses `auto` and `fastest`: it ignores the level
  *   (it always produces its default-level output, comparable to zstd 3) yet is faster than the
  *   WebAssembly build even at level 1. `better` and `max` need real levels and use
@@ -17,7 +21,7 @@
  */
 import { ResticError } from '../errors.js';
 import { inspectFrames } from './frame.js';
-import { availableZstd, nativeZstd, wasmZstd, zlibZstd, type ZstdImplementation } from './implementations.js';
+import { availableZstd, libzstd, nativeZstd, wasmZstd, zlibZstd, type ZstdImplementation } from './implementations.js';
 
 export type CompressionMode = 'auto' | 'max' | 'fastest' | 'better' | 'off';
 export type CompressionLevelMode = Exclude<CompressionMode, 'off'>;
@@ -32,9 +36,10 @@ export function isCompressionMode(s: string): s is CompressionMode {
 }
 
 export { inspectFrames, type FramesInfo } from './frame.js';
-export { availableZstd, type ZstdImplementation } from './implementations.js';
+export { availableZstd, libzstdStatus, type ZstdImplementation } from './implementations.js';
 
 function pickCompressor(mode: CompressionLevelMode): ZstdImplementation | undefined {
+  if (libzstd) return libzstd;
   if (zlibZstd) return zlibZstd;
   if ((mode === 'auto' || mode === 'fastest') && nativeZstd) return nativeZstd;
   return wasmZstd ?? nativeZstd;
@@ -48,8 +53,8 @@ const compressors: Record<CompressionLevelMode, ZstdImplementation | undefined> 
 };
 
 /** The fastest decompressor, and the one that can bound its output exactly. */
-const fastDecompressor: ZstdImplementation | undefined = zlibZstd ?? nativeZstd ?? wasmZstd;
-const boundedDecompressor: ZstdImplementation | undefined = zlibZstd ?? wasmZstd;
+const fastDecompressor: ZstdImplementation | undefined = libzstd ?? zlibZstd ?? nativeZstd ?? wasmZstd;
+const boundedDecompressor: ZstdImplementation | undefined = libzstd ?? zlibZstd ?? wasmZstd;
 
 /** Which implementation each mode compresses with, and which decompresses, e.g. `auto=native max=wasm(11) … decompress=native`. */
 export function compressionImplementation(): string {
