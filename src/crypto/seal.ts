@@ -141,6 +141,12 @@ export function open(key: MasterKey, sealed: Uint8Array, what: string): Uint8Arr
     if (plaintext === null) throw macFailed(what);
     return plaintext;
   }
+  return openWithPrimitives(prims, key, sealed, what);
+}
+
+/** `open` step by step with given primitives (never the native addon): the reference for tests and benchmarks. */
+export function openWithPrimitives(prims: CryptoPrimitives, key: MasterKey, sealed: Uint8Array, what: string): Uint8Array {
+  if (sealed.length < SEAL_OVERHEAD) throw tooShort(sealed, what);
   const iv = sealed.subarray(0, IV_SIZE);
   const ciphertext = sealed.subarray(IV_SIZE, sealed.length - MAC_SIZE);
   const tag = sealed.subarray(sealed.length - MAC_SIZE);

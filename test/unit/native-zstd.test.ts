@@ -154,6 +154,14 @@ describe.skipIf(!libzstdBinding)('libzstd addon', () => {
     expect(() => z.decompress(frame, -1)).toThrow(RangeError);
   });
 
+  it('runs many thread-pool jobs at once (more than the idle context pool holds), each right', async () => {
+    const inputs = Array.from({ length: 12 }, (_, i) => (i % 2 ? text(150_000 + i * 1000, i) : noise(150_000 + i * 1000, i)));
+    const frames = await Promise.all(inputs.map((d, i) => z.compressAsync(d, [1, 3, 7][i % 3]!)));
+    const back = await Promise.all(frames.map((f, i) => z.decompressAsync(f, inputs[i]!.length)));
+    back.forEach((b, i) => expect(same(b, inputs[i]!), `input ${i}`).toBe(true));
+    frames.forEach((f, i) => expect(same(f, z.compress(inputs[i]!, [1, 3, 7][i % 3]!)), `frame ${i}`).toBe(true));
+  });
+
   it('copies its input for thread-pool jobs, so the caller may reuse the buffer at once', async () => {
     const data = text(500_000);
     const copy = Uint8Array.from(data);

@@ -8,8 +8,9 @@
  *
  * Large inputs can instead go to libuv's thread pool (compressAsync / decompressAsync), so the
  * JavaScript thread keeps working meanwhile; such a job copies its input (the caller may reuse
- * or transfer its buffer before the job runs) and creates its own context, whose set-up is small
- * next to the work on a large input.
+ * or transfer its buffer before the job runs) and borrows contexts from a small pool shared by
+ * the environment's jobs (mutex-guarded, reference-counted so a job still running when its
+ * environment ends frees the pool last).
  *
  * Bounded decompression: output never exceeds the `maxOutput` the caller gives. Frames that
  * declare their content size are decoded into a buffer of exactly that size (refused up front
@@ -17,6 +18,7 @@
  * that grows with the output, and decoding stops with an error at maxOutput + 1 bytes.
  */
 #include <node_api.h>
+#include <uv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +28,83 @@
 /* The sync compressor's scratch output is kept between calls unless it grew beyond this. */
 #define SCRATCH_KEEP (16u * 1024 * 1024)
 
+/* Contexts kept idle for thread-pool jobs (at most this many; more are freed after use). */
+#define POOL_MAX 4
+
+typedef struct {
+  ZSTD_CCtx *cctx;
+  ZSTD_DCtx *dctx;
+} Contexts;
+
+typedef struct {
+  uv_mutex_t lock;
+  int refs;
+  int idle_count;
+  Contexts *idle[POOL_MAX];
+} ContextPool;
+
 typedef struct {
   ZSTD_CCtx *cctx;
   ZSTD_DCtx *dctx;
   uint8_t *scratch;
   size_t scratch_capacity;
+  ContextPool *pool;
 } ZstdState;
+
+static void free_contexts(Contexts *c) {
+  if (c == NULL) return;
+  ZSTD_freeCCtx(c->cctx);
+  ZSTD_freeDCtx(c->dctx);
+  free(c);
+}
+
+static ContextPool *pool_new(void) {
+  ContextPool *p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  if (uv_mutex_init(&p->lock) != 0) {
+    free(p);
+    return NULL;
+  }
+  p->refs = 1;
+  return p;
+}
+
+static void pool_retain(ContextPool *p) {
+  uv_mutex_lock(&p->lock);
+  p->refs++;
+  uv_mutex_unlock(&p->lock);
+}
+
+static void pool_release(ContextPool *p) {
+  if (p == NULL) return;
+  uv_mutex_lock(&p->lock);
+  int left = --p->refs;
+  uv_mutex_unlock(&p->lock);
+  if (left > 0) return;
+  for (int i = 0; i < p->idle_count; i++) free_contexts(p->idle[i]);
+  uv_mutex_destroy(&p->lock);
+  free(p);
+}
+
+/* An idle set of contexts, or a new empty set (its contexts are created on first use). */
+static Contexts *pool_take(ContextPool *p) {
+  Contexts *c = NULL;
+  uv_mutex_lock(&p->lock);
+  if (p->idle_count > 0) c = p->idle[--p->idle_count];
+  uv_mutex_unlock(&p->lock);
+  return c != NULL ? c : calloc(1, sizeof(Contexts));
+}
+
+static void pool_give(ContextPool *p, Contexts *c) {
+  if (c == NULL) return;
+  uv_mutex_lock(&p->lock);
+  if (p->idle_count < POOL_MAX) {
+    p->idle[p->idle_count++] = c;
+    c = NULL;
+  }
+  uv_mutex_unlock(&p->lock);
+  free_contexts(c);
+}
 
 typedef struct {
   uint8_t *data;
@@ -47,6 +120,7 @@ typedef struct {
 
 static void free_state(ZstdState *s) {
   if (s == NULL) return;
+  pool_release(s->pool);
   ZSTD_freeCCtx(s->cctx);
   ZSTD_freeDCtx(s->dctx);
   free(s->scratch);
@@ -302,6 +376,7 @@ static napi_value js_decompress(napi_env env, napi_callback_info info) {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
+  ContextPool *pool;
   int compress;
   int level;
   size_t max_output;
@@ -312,25 +387,29 @@ typedef struct {
 
 static void job_execute(napi_env env, void *data) {
   Job *job = (Job *)data;
+  Contexts *c = pool_take(job->pool);
+  if (c == NULL) {
+    snprintf(job->out.error, sizeof job->out.error, "zstd: out of memory");
+    return;
+  }
   if (job->compress) {
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    if (c->cctx == NULL) c->cctx = ZSTD_createCCtx();
     size_t bound = ZSTD_compressBound(job->src_length);
     uint8_t *dst = malloc(bound);
-    if (cctx == NULL || dst == NULL) {
+    if (c->cctx == NULL || dst == NULL) {
       snprintf(job->out.error, sizeof job->out.error, "zstd compression failed: out of memory");
       free(dst);
     } else {
-      job->out.length = compress_into(cctx, job->level, job->src, job->src_length, dst, bound, &job->out);
+      job->out.length = compress_into(c->cctx, job->level, job->src, job->src_length, dst, bound, &job->out);
       if (job->out.error[0]) free(dst);
       else job->out.data = dst;
     }
-    ZSTD_freeCCtx(cctx);
   } else {
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    if (dctx == NULL) snprintf(job->out.error, sizeof job->out.error, "zstd decompression failed: out of memory");
-    else decompress_bounded(dctx, job->src, job->src_length, job->max_output, &job->out);
-    ZSTD_freeDCtx(dctx);
+    if (c->dctx == NULL) c->dctx = ZSTD_createDCtx();
+    if (c->dctx == NULL) snprintf(job->out.error, sizeof job->out.error, "zstd decompression failed: out of memory");
+    else decompress_bounded(c->dctx, job->src, job->src_length, job->max_output, &job->out);
   }
+  pool_give(job->pool, c);
 }
 
 static void job_complete(napi_env env, napi_status status, void *data) {
@@ -353,6 +432,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, job->deferred, error);
   }
   napi_delete_async_work(env, job->work);
+  pool_release(job->pool);
   free(job->out.data);
   free(job->src);
   free(job);
@@ -360,6 +440,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
   napi_value promise, name;
+  ZstdState *s = get_state(env);
   job->src = malloc(src->length > 0 ? src->length : 1);
   if (job->src == NULL) {
     free(job);
@@ -368,10 +449,14 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
   }
   if (src->length > 0) memcpy(job->src, src->data, src->length);
   job->src_length = src->length;
+  /* The job holds the pool until it completes (set before queueing: it may run at once). */
+  job->pool = s->pool;
+  pool_retain(s->pool);
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "restic-ts:zstd", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, job_execute, job_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
+    pool_release(job->pool);
     free(job->src);
     free(job);
     napi_throw_error(env, NULL, "zstd: cannot queue the job");
@@ -420,8 +505,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (s != NULL) {
     s->cctx = ZSTD_createCCtx();
     s->dctx = ZSTD_createDCtx();
+    s->pool = pool_new();
   }
-  if (s == NULL || s->cctx == NULL || s->dctx == NULL) {
+  if (s == NULL || s->cctx == NULL || s->dctx == NULL || s->pool == NULL) {
     free_state(s);
     napi_throw_error(env, NULL, "restic-ts zstd addon: cannot create zstd contexts");
     return NULL;
