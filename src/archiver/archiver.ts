@@ -137,6 +137,12 @@ export interface CommonBackupOptions {
   blobConcurrency?: number;
   /** Packs uploading at once. */
   uploadConcurrency?: number;
+  /**
+   * Nothing is written to the repository (packs, index, snapshot) before this settles; reading,
+   * chunking and encrypting go on meanwhile. If it rejects, the backup fails with its error. The
+   * CLI passes the lock acquisition, so the work overlaps restic's 200 ms lock wait.
+   */
+  writeGate?: Promise<unknown>;
   /** Worker threads for compression/encryption/verification (default: cores − 1; 0 = none). */
   workers?: number;
   names?: NameLookup;
@@ -162,26 +168,31 @@ export interface FileSystemBackupOptions extends CommonBackupOptions, ExcludeOpt
 // Small concurrency helper
 
 class Semaphore {
-  private waiting: (() => void)[] = [];
+  private waiting: { units: number; resolve: () => void }[] = [];
   constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
+  /** Takes `units` (a request larger than the whole capacity waits until everything is free, then takes it all). */
+  async acquire(units = 1): Promise<void> {
+    if (this.waiting.length === 0 && this.free >= units) {
+      this.free -= units;
       return;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await new Promise<void>((resolve) => this.waiting.push({ units, resolve }));
   }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
+  release(units = 1): void {
+    this.free += units;
+    // First come, first served: a large request is not overtaken forever by small ones.
+    while (this.waiting.length > 0 && this.free >= this.waiting[0].units) {
+      const next = this.waiting.shift()!;
+      this.free -= next.units;
+      next.resolve();
+    }
   }
-  async with<T>(fn: () => Promise<T>): Promise<T> {
-    await this.acquire();
+  async with<T>(fn: () => Promise<T>, units = 1): Promise<T> {
+    await this.acquire(units);
     try {
       return await fn();
     } finally {
-      this.release();
+      this.release(units);
     }
   }
 }
@@ -208,7 +219,14 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 const oneByte = new Uint8Array(1);
 
 /** Entries of one directory processed at once. */
-const DIR_ENTRY_CONCURRENCY = 8;
+const DIR_ENTRY_CONCURRENCY = 64;
+/**
+ * Subdirectories of one directory walked at once. Kept small: directories in flight multiply
+ * with depth, while files are bounded by the archiver's small/large file limits.
+ */
+const SUBDIR_CONCURRENCY = 4;
+/** In-memory small files are budgeted in units of this many bytes. */
+const SMALL_FILE_UNIT = 64 * 1024;
 
 function nameKey(name: Uint8Array): string {
   return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
@@ -262,7 +280,13 @@ class ArchiverCore {
   readonly current = new Set<string>();
   readonly polynomial: Polynomial;
   readonly largeFiles: Semaphore;
-  readonly smallFiles = new Semaphore(8);
+  /**
+   * Small files (up to 512 KiB) read and waiting to be sealed: at most 256 files and 32 MiB.
+   * The worker pool seals them in batches of up to 64, so several batches must be in flight for
+   * the reading thread to fill the next while a worker seals the last.
+   */
+  readonly smallFiles = new Semaphore(256);
+  readonly smallFileBytes = new Semaphore((32 * 1024 * 1024) / SMALL_FILE_UNIT);
   private readonly blobConcurrency: number;
   private readonly assemblers: ChunkAssembler[] = [];
   private readonly started = Date.now();
@@ -282,6 +306,7 @@ class ArchiverCore {
       compression: options.compression,
       packSize: options.packSize,
       uploadConcurrency: options.uploadConcurrency,
+      ...(options.writeGate ? { writeGate: options.writeGate } : {}),
       dryRun: options.dryRun,
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
     });
@@ -590,7 +615,7 @@ class FileSystemArchiver {
    * Saves one file-system item; returns its node, or undefined when excluded or unreadable.
    * `display` is the path as reported in errors.
    */
-  async saveItem(fsPath: Buffer, name: Uint8Array, prev: TreeNode | undefined, display: string, isTarget = false): Promise<TreeNode | undefined> {
+  async saveItem(fsPath: Buffer, name: Uint8Array, prev: TreeNode | undefined, display: string, isTarget = false, subdirs?: Semaphore): Promise<TreeNode | undefined> {
     this.core.checkAborted();
     if (!isTarget && this.excludes.active && this.excludes.excludedByName(display)) return undefined;
     let st: BigIntStats;
@@ -617,7 +642,7 @@ class FileSystemArchiver {
     }
     switch (node.type) {
       case 'dir':
-        return this.saveDir(fsPath, node, prev, display);
+        return subdirs ? subdirs.with(() => this.saveDir(fsPath, node, prev, display)) : this.saveDir(fsPath, node, prev, display);
       case 'file':
         return this.saveFile(fsPath, node, st, prev, display);
       case 'symlink':
@@ -646,10 +671,11 @@ class FileSystemArchiver {
     entries.sort(Buffer.compare);
     const prevChildren = prev?.type === 'dir' ? await loadParentChildren(this.core, prev.subtree) : undefined;
     const sep = Buffer.from('/');
+    const subdirs = new Semaphore(SUBDIR_CONCURRENCY);
     const children = await mapLimit(entries, DIR_ENTRY_CONCURRENCY, (entry) => {
       const childPath = Buffer.concat([fsPath, sep, entry]);
       const childDisplay = display === '/' ? '/' + entry.toString() : display + '/' + entry.toString();
-      return this.saveItem(childPath, entry, prevChildren?.get(nameKey(entry)), childDisplay);
+      return this.saveItem(childPath, entry, prevChildren?.get(nameKey(entry)), childDisplay, false, subdirs);
     });
     node.subtree = await this.core.saveTree(children.filter((n): n is TreeNode => n !== undefined));
     this.core.countDir(prev, node);
@@ -665,7 +691,10 @@ class FileSystemArchiver {
       return node;
     }
     // The semaphore bounds how many files are in memory at once (reads are synchronous).
-    if (size <= MIN_CHUNK_SIZE) return this.core.smallFiles.with(() => this.saveSmallFile(fsPath, node, size, prev, display));
+    if (size <= MIN_CHUNK_SIZE) {
+      const units = Math.max(1, Math.ceil(size / SMALL_FILE_UNIT));
+      return this.core.smallFileBytes.with(() => this.core.smallFiles.with(() => this.saveSmallFile(fsPath, node, size, prev, display)), units);
+    }
     return this.core.largeFiles.with(() => this.saveLargeFile(fsPath, node, size, prev, display));
   }
 

@@ -52,6 +52,8 @@ export interface BlobSaverOptions {
   workers?: number;
   /** Count and deduplicate, but store nothing. */
   dryRun?: boolean;
+  /** No pack or index file is written before this settles (rejection: the saver fails with it). */
+  writeGate?: Promise<unknown>;
   /** Thresholds for writing index files (restic's by default). */
   indexFiles?: IndexWriterOptions;
   onPackStored?: (pack: { id: Id; type: BlobType; size: number; blobs: number }) => void;
@@ -125,6 +127,7 @@ export class BlobSaver {
   private pool?: BlobWorkerPool;
   /** Worker threads still to start: they start with the first blob to store, not before. */
   private workersToStart: number;
+  private workersStarting: Promise<void> = Promise.resolve();
   readonly stats: BlobSaverStats = {
     dataBlobs: 0,
     treeBlobs: 0,
@@ -152,15 +155,20 @@ export class BlobSaver {
    * Starts the worker threads on first need: a backup of unchanged data stores no blob, and
    * loading a worker (its own isolate, libsodium) cost ~0.3 s CPU for nothing.
    */
-  private startWorkers(): void {
-    if (this.workersToStart === 0) return;
-    this.pool = new BlobWorkerPool(this.options.key, this.workersToStart);
-    this.workersToStart = 0;
+  private startWorkers(): Promise<void> {
+    if (this.workersToStart > 0) {
+      const pool = new BlobWorkerPool(this.options.key, this.workersToStart);
+      this.pool = pool;
+      this.workersToStart = 0;
+      // Pre-started workers answer within milliseconds: every caller waits for them then.
+      if (pool.warm) this.workersStarting = pool.waitReady().then(() => undefined);
+    }
+    return this.workersStarting;
   }
 
   /** Starts the worker threads and waits for them to load (they are used once ready); false when there are none. */
   async workersReady(): Promise<boolean> {
-    this.startWorkers();
+    await this.startWorkers();
     return this.pool ? this.pool.waitReady() : false;
   }
 
@@ -209,8 +217,8 @@ export class BlobSaver {
     } else {
       let sealed: Uint8Array;
       let compressed: boolean;
-      this.startWorkers();
-      // Until the workers have loaded, do the work here rather than wait for them.
+      await this.startWorkers();
+      // Until (cold-started) workers have loaded, do the work here rather than wait for them.
       const pool = this.pool?.isReady ? this.pool : undefined;
       let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;
       if (pool) {
@@ -251,6 +259,8 @@ export class BlobSaver {
 
   /** Finishes open packs, waits for every upload, writes the remaining index. Returns the index files written. */
   async flush(): Promise<readonly Id[]> {
+    // Also when nothing new was stored: the caller writes a snapshot next.
+    await this.options.writeGate;
     for (const type of ['tree', 'data'] as const) {
       const packer = this.packers[type];
       if (packer.count > 0) {
@@ -288,6 +298,7 @@ export class BlobSaver {
       if (pack.id === '') pack.id = idFromBytes(sha256(pack.bytes));
       if (this.options.verify !== false) await verifyPack(this.options.key, pack);
     }
+    await this.options.writeGate;
     await this.options.backend.write('pack', pack.id, pack.bytes);
     this.options.index.addPack(pack.id, pack.blobs);
     this.indexWriter.addPack(pack.id, pack.blobs);

@@ -34,6 +34,32 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
       reply({ id: req.id, ok: true, sealed, compressed }, wholeBuffer(sealed));
       return;
     }
+    case 'sealBatch': {
+      // Compress all at once: an asynchronous compressor runs them side by side on the thread
+      // pool instead of one round trip after another.
+      const blobs: Uint8Array[] = [];
+      for (let i = 0, at = 0; i < req.lengths.length; i++) {
+        blobs.push(req.data.subarray(at, at + req.lengths[i]));
+        at += req.lengths[i];
+      }
+      const payloads = await Promise.all(blobs.map((blob, i) => compressIfSmaller(blob, req.levels[i] as CompressionLevelMode | null, req.types[i])));
+      const sealedParts: Uint8Array[] = [];
+      const compressed = new Uint8Array(blobs.length);
+      let total = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        const sealed = seal(key, payloads[i].payload);
+        sealedParts.push(sealed);
+        compressed[i] = payloads[i].compressed ? 1 : 0;
+        total += sealed.length;
+      }
+      const sealedAll = new Uint8Array(total);
+      for (let i = 0, at = 0; i < sealedParts.length; i++) {
+        sealedAll.set(sealedParts[i], at);
+        at += sealedParts[i].length;
+      }
+      reply({ id: req.id, ok: true, sealedAll, sizes: sealedParts.map((p) => p.length), compressed }, [sealedAll.buffer as ArrayBuffer]);
+      return;
+    }
     case 'verify': {
       const pack: FinishedPack = req.pack;
       pack.id = idFromBytes(sha256(pack.bytes));

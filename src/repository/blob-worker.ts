@@ -22,11 +22,15 @@ export type WorkerRequest =
   | { id: 0; op: 'key'; key: MasterKey }
   | { id: number; op: 'hash'; data: Uint8Array }
   | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null; type: BlobType }
+  /** Many small blobs in one message: `data` holds them back to back, `lengths` says where they end. */
+  | { id: number; op: 'sealBatch'; data: Uint8Array; lengths: number[]; levels: (CompressionLevelMode | null)[]; types: BlobType[] }
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
   | { id: number; ok: true; hash: Uint8Array; data: Uint8Array }
   | { id: number; ok: true; sealed: Uint8Array; compressed: boolean }
+  /** The sealed blobs back to back; compressed[i] is 1 when blob i was compressed. */
+  | { id: number; ok: true; sealedAll: Uint8Array; sizes: number[]; compressed: Uint8Array }
   | { id: number; ok: true; bytes: Uint8Array; packId: Id }
   | { id: number; ok: false; error: { message: string; code?: ErrorCode; file?: string } };
 
@@ -90,7 +94,28 @@ export async function stopSpareBlobWorkers(): Promise<void> {
   await Promise.all(all.map((w) => w.terminate()));
 }
 
+/**
+ * Blobs up to this size are sealed in batches. A message to a worker costs tens of µs on each
+ * side whatever its size, more than compressing and sealing a small file's blob with the
+ * native fast paths: many small files made the threads wait on messages, not on work.
+ */
+const BATCH_BLOB_MAX = 64 * 1024;
+/** A batch is sent once it holds this many blobs or bytes, or at the end of the event-loop turn. */
+const BATCH_COUNT = 64;
+const BATCH_BYTES = 1024 * 1024;
+
+interface BatchItem {
+  data: Uint8Array;
+  level: CompressionLevelMode | null;
+  type: BlobType;
+  resolve: (r: { sealed: Uint8Array; compressed: boolean }) => void;
+  reject: (e: unknown) => void;
+}
+
 export class BlobWorkerPool {
+  private batch: BatchItem[] = [];
+  private batchBytes = 0;
+  private batchScheduled = false;
   private readonly workers: { worker: Worker; busy: number }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -100,12 +125,19 @@ export class BlobWorkerPool {
   broken = false;
   /** True once every worker has loaded (until then callers may do the work themselves). */
   isReady = false;
+  /**
+   * True when every worker came from `prestartBlobWorkers` (already loaded or nearly): then it
+   * is worth waiting the few milliseconds until they answer, rather than doing their work on
+   * the calling thread — which, busy, would not even see their answer.
+   */
+  readonly warm: boolean;
 
   /** Resolves when every worker has loaded; rejects (and marks the pool broken) if one cannot start. */
   private readonly ready: Promise<void>;
 
   constructor(key: MasterKey, count = defaultWorkerCount()) {
     const readies: Promise<void>[] = [];
+    this.warm = spareWorkers.length >= count;
     const plainKey: MasterKey = { encrypt: Uint8Array.from(key.encrypt), macK: Uint8Array.from(key.macK), macR: Uint8Array.from(key.macR) };
     for (let i = 0; i < count; i++) {
       const spare = spareWorkers.shift();
@@ -198,9 +230,62 @@ export class BlobWorkerPool {
    * ArrayBuffer moves to the worker without a copy and is unusable afterwards.
    */
   async seal(data: Uint8Array, level: CompressionLevelMode | null, type: BlobType, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
+    if (data.length <= BATCH_BLOB_MAX) {
+      // Small: copied into the next batch (`data` stays usable; the copy is cheaper than a message).
+      return new Promise((resolve, reject) => {
+        this.batch.push({ data, level, type, resolve, reject });
+        this.batchBytes += data.length;
+        if (this.batch.length >= BATCH_COUNT || this.batchBytes >= BATCH_BYTES) this.sendBatch();
+        else if (!this.batchScheduled) {
+          this.batchScheduled = true;
+          setImmediate(() => {
+            this.batchScheduled = false;
+            this.sendBatch();
+          });
+        }
+      });
+    }
     const transferList = transfer && ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
     const r = await this.send({ id: this.nextId++, op: 'seal', data, level, type }, transferList);
     return r as { sealed: Uint8Array; compressed: boolean };
+  }
+
+  /** Sends the blobs collected so far as one `sealBatch` message. */
+  private sendBatch(): void {
+    const items = this.batch;
+    if (items.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    let total = 0;
+    for (const it of items) total += it.data.length;
+    const data = new Uint8Array(total);
+    let off = 0;
+    for (const it of items) {
+      data.set(it.data, off);
+      off += it.data.length;
+    }
+    const req: WorkerRequest = {
+      id: this.nextId++,
+      op: 'sealBatch',
+      data,
+      lengths: items.map((it) => it.data.length),
+      levels: items.map((it) => it.level),
+      types: items.map((it) => it.type),
+    };
+    this.send(req, [data.buffer as ArrayBuffer]).then(
+      (r) => {
+        const { sealedAll, sizes, compressed } = r as { sealedAll: Uint8Array; sizes: number[]; compressed: Uint8Array };
+        let at = 0;
+        for (let i = 0; i < items.length; i++) {
+          // Views into one buffer: it lives until the last of them is copied into its pack.
+          items[i].resolve({ sealed: sealedAll.subarray(at, at + sizes[i]), compressed: compressed[i] === 1 });
+          at += sizes[i];
+        }
+      },
+      (err: unknown) => {
+        for (const it of items) it.reject(err);
+      },
+    );
   }
 
   /**

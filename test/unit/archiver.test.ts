@@ -13,7 +13,7 @@ import { TEST_POLYNOMIAL } from '../../src/chunker/polynomial.js';
 import { parseTree } from '../../src/format/node.js';
 import { initRepository } from '../../src/repository/init.js';
 import { Repository } from '../../src/repository/repository.js';
-import { isResticError } from '../../src/errors.js';
+import { isResticError, ResticError } from '../../src/errors.js';
 
 const m = (pattern: string, p: string) => patternMatches(parsePattern(pattern), p);
 
@@ -159,6 +159,33 @@ describe('archiver (in-memory repository)', () => {
     expect(Buffer.compare(data, copy)).toBe(0);
     await backupTree({ f: { type: 'file', content: data } }, { repository: repo, workers: 1 });
     expect(Buffer.compare(data, copy)).toBe(0);
+  });
+
+  it('writes nothing before the write gate opens, and fails with its error when it rejects', async () => {
+    async function repoFiles(repo: Repository): Promise<number> {
+      let n = 0;
+      for (const t of ['pack', 'index', 'snapshot'] as const) for await (const _ of repo.backend.list(t)) n++;
+      return n;
+    }
+    // 40 MiB of varied data: several 16 MiB packs would be uploaded without the gate.
+    const data = new Uint8Array(40 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data.set(new Uint8Array(new Float64Array([Math.random(), i]).buffer), i);
+    const repo = await memoryRepo();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const running = backupStream(data, { repository: repo, filename: 'big', writeGate: gate });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await repoFiles(repo)).toBe(0);
+    open();
+    const res = await running;
+    expect(res.snapshotId).toBeDefined();
+    expect(await repoFiles(repo)).toBeGreaterThanOrEqual(4); // ≥ 2 packs, an index, the snapshot
+
+    const locked = await memoryRepo();
+    const refused = Promise.reject(new ResticError('LOCKED', 'repository is already locked exclusively'));
+    refused.catch(() => undefined);
+    await expect(backupStream(data, { repository: locked, filename: 'big', writeGate: refused })).rejects.toSatisfy((e) => isResticError(e, 'LOCKED'));
+    expect(await repoFiles(locked)).toBe(0);
   });
 
   it('backs up a buffer as a file and a dry run writes nothing', async () => {

@@ -155,17 +155,59 @@ async function run(ctx: CommandContext): Promise<number | void> {
   // Worker threads load while the key is derived (scrypt keeps one core busy for ~0.5 s).
   if (!dryRun) prestartBlobWorkers();
   const repo = await ctx.openRepository({ lock: 'none' });
+  // Reading the index only reads, so it runs while the lock is taken (which waits 200 ms
+  // between writing our lock and checking for others, as restic does).
+  const indexLoaded = repo.loadIndex();
+  indexLoaded.catch(() => undefined); // awaited below; not unhandled if the lock fails first
   let signal = ctx.signal;
+  let lockTaken: Promise<void> | undefined;
   if (!dryRun && !ctx.global.noLock) {
-    const lock = await acquireLock(repo, {
+    // The backup reads, chunks and encrypts while the lock is being taken (restic waits 200 ms
+    // between writing its lock and checking for others); nothing is written to the repository
+    // before the lock is held. A lock that cannot be taken, or is lost later, stops the backup
+    // with its LOCKED error.
+    const lockFailed = new AbortController();
+    signal = AbortSignal.any([ctx.signal, lockFailed.signal]);
+    lockTaken = acquireLock(repo, {
       exclusive: false,
       signal: ctx.signal,
       onRefreshError: (err) => ctx.out.warn(`Warning: failed to refresh the repository lock: ${(err as Error).message}`),
-    });
-    ctx.onCleanup(() => lock.release());
-    signal = AbortSignal.any([ctx.signal, lock.lost]);
+    }).then(
+      (lock) => {
+        ctx.onCleanup(() => lock.release());
+        if (lock.lost.aborted) lockFailed.abort(lock.lost.reason);
+        else lock.lost.addEventListener('abort', () => lockFailed.abort(lock.lost.reason), { once: true });
+      },
+      (err: unknown) => {
+        lockFailed.abort(err);
+        throw err;
+      },
+    );
+    lockTaken.catch(() => undefined); // observed by the archiver and below
   }
-  await repo.loadIndex();
+  try {
+    await indexLoaded;
+    return await runBackup(ctx, repo, signal, lockTaken, { stdin, targets, excludes, iexcludes, largerThan, time, dryRun, packSize });
+  } finally {
+    // Never return while the lock is still being taken: its release must be registered first.
+    await lockTaken?.catch(() => undefined);
+  }
+}
+
+interface BackupPlan {
+  stdin: boolean;
+  targets: string[];
+  excludes: string[];
+  iexcludes: string[];
+  largerThan: string | undefined;
+  time: ReturnType<typeof parseBackupTime> | undefined;
+  dryRun: boolean;
+  packSize: number | undefined;
+}
+
+async function runBackup(ctx: CommandContext, repo: Awaited<ReturnType<CommandContext['openRepository']>>, signal: AbortSignal, lockTaken: Promise<void> | undefined, plan: BackupPlan): Promise<number | void> {
+  const f = ctx.flags;
+  const { stdin, targets, excludes, iexcludes, largerThan, time, dryRun, packSize } = plan;
   if (ctx.global.compression !== 'auto' && repo.config.version < 2) {
     throw new ResticError('USAGE', 'compression requires at least repository format version 2');
   }
@@ -177,6 +219,7 @@ async function run(ctx: CommandContext): Promise<number | void> {
     compression: ctx.global.compression,
     dryRun,
     signal,
+    ...(lockTaken ? { writeGate: lockTaken } : {}),
     progressIntervalMs: ctx.global.json ? 1000 : 100,
     onItemError: (e) => {
       if (ctx.global.json) {
