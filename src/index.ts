@@ -24,6 +24,7 @@ export { S3Backend, type BucketLookup, type ObjectRetention, type RetentionMode,
 // Crypto and compression
 export { cryptoImplementation, setCryptoImplementation, type MasterKey } from './crypto/index.js';
 export { compressionImplementation, type CompressionMode } from './compression/index.js';
+export { xattrSupport, type XattrSupport } from './platform/xattr.js';
 
 // Format
 export { type Config } from './format/config.js';

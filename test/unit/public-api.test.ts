@@ -63,7 +63,7 @@ const DOCUMENTED_VALUES: Record<string, string[]> = {
   errors: ['ErrorCodes', 'ResticError', 'exitCodeFor', 'isResticError'],
   ids_and_time: ['idFromBytes', 'idToBytes', 'isId', 'parseId', 'shortId', 'GoTime'],
   storage: ['FILE_TYPES', 'relativePath', 'openBackend', 'innermostBackend', 'parseLocation', 'LocalBackend', 'MemoryBackend', 'S3Backend'],
-  implementations: ['cryptoImplementation', 'setCryptoImplementation', 'compressionImplementation'],
+  implementations: ['cryptoImplementation', 'setCryptoImplementation', 'compressionImplementation', 'xattrSupport'],
   format: [
     'parseKeyFile',
     'encodeTree',

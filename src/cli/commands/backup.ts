@@ -10,6 +10,7 @@ import { parseExcludeFile, parseSize } from '../../archiver/excludes.js';
 import { globPaths } from '../../archiver/targets.js';
 import { backup, backupStream, type BackupProgress, type BackupResult, type CommonBackupOptions } from '../../archiver/archiver.js';
 import { ResticError } from '../../errors.js';
+import { xattrSupport } from '../../platform/xattr.js';
 import { prestartBlobWorkers } from '../../repository/blob-worker.js';
 import { acquireLock } from '../../repository/lock.js';
 import { GoTime } from '../../format/gotime.js';
@@ -154,6 +155,8 @@ async function run(ctx: CommandContext): Promise<number | void> {
   // 22.5 minutes and the stale refresh failed — cancels the backup with LOCKED.
   // Worker threads load while the key is derived (scrypt keeps one core busy for ~0.5 s).
   if (!dryRun) prestartBlobWorkers();
+  const xattrs = xattrSupport();
+  if (!xattrs.available) ctx.out.warn(`Warning: extended attributes will not be recorded: ${xattrs.reason ?? 'unsupported here'}`);
   const repo = await ctx.openRepository({ lock: 'none' });
   // Reading the index only reads, so it runs while the lock is taken (which waits 200 ms
   // between writing our lock and checking for others, as restic does).
