@@ -18,6 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
@@ -98,8 +99,21 @@ export interface LibzstdBinding {
 export const LIBZSTD_ASYNC_FROM = 128 * 1024;
 const libzstdAsyncFrom = isMainThread ? LIBZSTD_ASYNC_FROM : Infinity;
 
-/** Where the built addon may be: next to this source file, or from dist/compression/ back to src/. */
-const LIBZSTD_CANDIDATES = ['./native/build/Release/zstd.node', '../../src/compression/native/build/Release/zstd.node'];
+/**
+ * Where the built addon may be: next to this source file, or — for compiled JavaScript in dist/
+ * or any other output folder under the package — in src/compression/native/ of an enclosing folder.
+ */
+function libzstdCandidates(): string[] {
+  const candidates = [fileURLToPath(new URL('./native/build/Release/zstd.node', import.meta.url))];
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 8; up++) {
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+    candidates.push(path.join(dir, 'src', 'compression', 'native', 'build', 'Release', 'zstd.node'));
+  }
+  return candidates;
+}
 
 let libzstdUnavailable: string | undefined;
 let libzstdFile: string | undefined;
@@ -109,7 +123,7 @@ function loadLibzstdBinding(): LibzstdBinding | undefined {
     libzstdUnavailable = 'disabled by RESTIC_TS_NATIVE_ZSTD=0';
     return undefined;
   }
-  const file = LIBZSTD_CANDIDATES.map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((f) => existsSync(f));
+  const file = libzstdCandidates().find((f) => existsSync(f));
   if (file === undefined) {
     libzstdUnavailable =
       'the native zstd addon is not built (src/compression/native/build/Release/zstd.node is missing: installing ' +

@@ -13,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's functions. Key parts are the MasterKey's: encrypt 32 bytes, macK and macR 16 bytes each. */
@@ -43,14 +44,28 @@ export interface NativeSealStatus {
   file?: string;
 }
 
-/** Where the built addon may be: next to this source file, or from dist/crypto/ back to src/. */
-const ADDON_CANDIDATES = ['./native/build/Release/seal.node', '../../src/crypto/native/build/Release/seal.node'];
+/**
+ * Where the built addon may be: next to this source file, or — for compiled JavaScript, which
+ * may sit in dist/crypto/ or in any other output folder under the package (the benchmarks
+ * compile to node_modules/.cache/…) — in src/crypto/native/ of an enclosing folder.
+ */
+function addonCandidates(): string[] {
+  const candidates = [fileURLToPath(new URL('./native/build/Release/seal.node', import.meta.url))];
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 8; up++) {
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+    candidates.push(path.join(dir, 'src', 'crypto', 'native', 'build', 'Release', 'seal.node'));
+  }
+  return candidates;
+}
 
 function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
   if (process.env.RESTIC_TS_NATIVE_CRYPTO === '0') {
     return { status: { available: false, reason: 'disabled by RESTIC_TS_NATIVE_CRYPTO=0' } };
   }
-  const file = ADDON_CANDIDATES.map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((f) => existsSync(f));
+  const file = addonCandidates().find((f) => existsSync(f));
   if (file === undefined) {
     return {
       status: {
