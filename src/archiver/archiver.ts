@@ -704,6 +704,22 @@ class FileSystemArchiver {
    * lstat, the normal chunking path takes over.
    */
   private async saveSmallFile(fsPath: Buffer, node: TreeNode, size: number, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
+    // Read, hashed and sealed by a worker thread when there is one.
+    const inWorker = await this.core.saver.saveSmallFile(fsPath, size);
+    switch (inWorker.kind) {
+      case 'saved':
+        this.core.counters.bytesDone += inWorker.length;
+        node.content = inWorker.length === 0 ? [] : [inWorker.blob.id];
+        this.core.countFile(prev, false, size);
+        return node;
+      case 'grew':
+        return this.saveLargeFile(fsPath, node, size, prev, display);
+      case 'error':
+        this.core.itemError(display, 'read', inWorker.error);
+        return undefined;
+      case 'unavailable':
+        break;
+    }
     let data: Uint8Array;
     let grew = false;
     try {

@@ -238,13 +238,47 @@ export class BlobSaver {
       }
       this.throwIfFailed();
       sizeInRepo = sealed.length;
-      const packer = this.packers[type];
-      packer.add(id, sealed, compressed ? length : 0, length);
-      if (packer.isFull(this.packSize)) {
-        this.packers[type] = new Packer(type);
-        await this.startUpload(packer);
-      }
+      await this.addToPack(type, id, sealed, compressed, length);
     }
+    this.count(type, length, sizeInRepo);
+    return { id, known: false, sizeInRepo };
+  }
+
+  /**
+   * Saves a small file's content (one chunk) as a data blob, read, hashed, compressed and
+   * sealed by a worker thread, so the calling thread does none of it. `unavailable` when there
+   * is no ready worker pool (dry run, no workers): the caller reads the file and calls
+   * `saveBlob`. A file that grew since `size` was taken, or cannot be read, is reported back
+   * without saving anything.
+   */
+  async saveSmallFile(path: Uint8Array, size: number): Promise<{ kind: 'saved'; blob: SavedBlob; length: number } | { kind: 'grew' } | { kind: 'error'; error: NodeJS.ErrnoException } | { kind: 'unavailable' }> {
+    this.throwIfFailed();
+    if (this.options.dryRun || size === 0) return { kind: 'unavailable' };
+    await this.startWorkers();
+    const pool = this.pool?.isReady ? this.pool : undefined;
+    if (!pool) return { kind: 'unavailable' };
+    const r = await pool.sealFile(path, size, blobCompression(this.options.repoVersion, this.compression, 'data', size));
+    if (r.kind !== 'sealed') return r;
+    this.throwIfFailed();
+    // A file that shrank to nothing is no blob at all (restic stores empty files without content).
+    if (r.length === 0) return { kind: 'saved', blob: { id: r.id, known: true, sizeInRepo: 0 }, length: 0 };
+    if (!this.options.index.addPending('data', r.id)) return { kind: 'saved', blob: { id: r.id, known: true, sizeInRepo: 0 }, length: r.length };
+    await this.addToPack('data', r.id, r.sealed, r.compressed, r.length);
+    this.count('data', r.length, r.sealed.length);
+    return { kind: 'saved', blob: { id: r.id, known: false, sizeInRepo: r.sealed.length }, length: r.length };
+  }
+
+  /** Appends a sealed blob to the open pack of its type; starts the pack's upload when full. */
+  private async addToPack(type: BlobType, id: Id, sealed: Uint8Array, compressed: boolean, length: number): Promise<void> {
+    const packer = this.packers[type];
+    packer.add(id, sealed, compressed ? length : 0, length);
+    if (packer.isFull(this.packSize)) {
+      this.packers[type] = new Packer(type);
+      await this.startUpload(packer);
+    }
+  }
+
+  private count(type: BlobType, length: number, sizeInRepo: number): void {
     if (type === 'data') {
       this.stats.dataBlobs++;
       this.stats.dataBytes += length;
@@ -254,7 +288,6 @@ export class BlobSaver {
       this.stats.treeBytes += length;
       this.stats.treeBytesInRepo += sizeInRepo;
     }
-    return { id, known: false, sizeInRepo };
   }
 
   /** Finishes open packs, waits for every upload, writes the remaining index. Returns the index files written. */

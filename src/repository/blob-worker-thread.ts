@@ -1,9 +1,11 @@
 /**
- * Worker-thread side of the blob pipeline: hashes large chunks, compresses and encrypts blobs,
- * and names and verifies finished packs, off the main thread (which reads and chunks).
+ * Worker-thread side of the blob pipeline: reads small files, hashes large chunks, compresses
+ * and encrypts blobs, and names and verifies finished packs, off the main thread (which walks
+ * the tree and reads and chunks large files).
  * Started by `BlobWorkerPool` (possibly before the repository is open); the master key
  * arrives as the first message, and the worker answers it with `ready`.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
 import { seal, sha256, type MasterKey } from '../crypto/index.js';
@@ -11,9 +13,36 @@ import { isResticError } from '../errors.js';
 import { idFromBytes } from '../format/id.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
 import { compressIfSmaller } from './blob-saver.js';
-import type { WorkerReply, WorkerRequest } from './blob-worker.js';
+import type { FileSealOutcome, WorkerReply, WorkerRequest } from './blob-worker.js';
 
 let key: MasterKey | undefined;
+
+/**
+ * Reads a file expected to hold `size` bytes (one read for the content, one byte more to see
+ * whether it grew since lstat). Returns its content, `grew`, or the error to report for it.
+ */
+function readSmallFile(pathBytes: Uint8Array, size: number): Uint8Array | Exclude<FileSealOutcome, { kind: 'sealed' }> {
+  const path = Buffer.from(pathBytes.buffer, pathBytes.byteOffset, pathBytes.byteLength);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = new Uint8Array(size + 1);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, null);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got > size) return { kind: 'grew' };
+      return buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { kind: 'error', message: e.message, ...(e.code !== undefined ? { code: e.code } : {}), ...(e.errno !== undefined ? { errno: e.errno } : {}), ...(e.syscall !== undefined ? { syscall: e.syscall } : {}) };
+  }
+}
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(msg, transfer);
@@ -58,6 +87,31 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
         at += sealedParts[i].length;
       }
       reply({ id: req.id, ok: true, sealedAll, sizes: sealedParts.map((p) => p.length), compressed }, [sealedAll.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'fileBatch': {
+      const outcomes: FileSealOutcome[] = [];
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for (let i = 0; i < req.paths.length; i++) {
+        const read = readSmallFile(req.paths[i], req.sizes[i]);
+        if (!(read instanceof Uint8Array)) {
+          outcomes.push(read);
+          continue;
+        }
+        const hash = sha256(read);
+        const { payload, compressed } = await compressIfSmaller(read, req.level, 'data');
+        const sealed = seal(key, payload);
+        parts.push(sealed);
+        total += sealed.length;
+        outcomes.push({ kind: 'sealed', hash, length: read.length, sealedSize: sealed.length, compressed });
+      }
+      const sealedAll = new Uint8Array(total);
+      for (let i = 0, at = 0; i < parts.length; i++) {
+        sealedAll.set(parts[i], at);
+        at += parts[i].length;
+      }
+      reply({ id: req.id, ok: true, files: outcomes, sealedAll }, [sealedAll.buffer as ArrayBuffer]);
       return;
     }
     case 'verify': {

@@ -24,6 +24,8 @@ export type WorkerRequest =
   | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null; type: BlobType }
   /** Many small blobs in one message: `data` holds them back to back, `lengths` says where they end. */
   | { id: number; op: 'sealBatch'; data: Uint8Array; lengths: number[]; levels: (CompressionLevelMode | null)[]; types: BlobType[] }
+  /** Small files to read, hash, compress and seal as data blobs (`sizes`: their lstat sizes). */
+  | { id: number; op: 'fileBatch'; paths: Uint8Array[]; sizes: number[]; level: CompressionLevelMode | null }
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
@@ -31,17 +33,38 @@ export type WorkerReply =
   | { id: number; ok: true; sealed: Uint8Array; compressed: boolean }
   /** The sealed blobs back to back; compressed[i] is 1 when blob i was compressed. */
   | { id: number; ok: true; sealedAll: Uint8Array; sizes: number[]; compressed: Uint8Array }
+  /** Per file of a `fileBatch`; the sealed blobs of the `sealed` ones back to back in `sealedAll`. */
+  | { id: number; ok: true; files: FileSealOutcome[]; sealedAll: Uint8Array }
   | { id: number; ok: true; bytes: Uint8Array; packId: Id }
   | { id: number; ok: false; error: { message: string; code?: ErrorCode; file?: string } };
+
+/** What a worker made of one small file. */
+export type FileSealOutcome =
+  | { kind: 'sealed'; hash: Uint8Array; length: number; sealedSize: number; compressed: boolean }
+  /** Longer than its lstat size: the caller chunks it properly instead. */
+  | { kind: 'grew' }
+  /** Could not be read: the file-system error (code, errno, syscall) to report for it. */
+  | { kind: 'error'; message: string; code?: string; errno?: number; syscall?: string };
+
+/** A small file as sealed by a worker, or what kept it from being sealed. */
+export type SealedFile =
+  | { kind: 'sealed'; id: Id; length: number; sealed: Uint8Array; compressed: boolean }
+  | { kind: 'grew' }
+  | { kind: 'error'; error: NodeJS.ErrnoException };
 
 interface Pending {
   resolve: (r: WorkerReply) => void;
   reject: (e: unknown) => void;
 }
 
-/** Default pool size: one worker per core beyond the main thread, at least one. */
+/**
+ * Default pool size: one worker per core (at most 4). The main thread walks, reads and chunks,
+ * and waits on I/O part of the time; with one worker per core the compression of text-like
+ * data spreads over every core (2 cores, 128 MiB of text: 2.3-3.0 s instead of 3.1-3.6 s).
+ * Beyond 4, chunking on the main thread is the limit and more workers only cost memory.
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.min(4, Math.max(1, availableParallelism()));
 }
 
 export function ownsBuffer(u: Uint8Array): boolean {
@@ -104,7 +127,44 @@ const BATCH_BLOB_MAX = 64 * 1024;
 const BATCH_COUNT = 64;
 const BATCH_BYTES = 1024 * 1024;
 
-interface BatchItem {
+/**
+ * Collects small requests and hands them over as one batch once it holds `maxCount` items or
+ * `maxBytes`, or at the end of the event-loop turn.
+ */
+class BatchQueue<T> {
+  private items: T[] = [];
+  private bytes = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (items: T[]) => void,
+    private readonly maxCount = BATCH_COUNT,
+    private readonly maxBytes = BATCH_BYTES,
+  ) {}
+
+  add(item: T, bytes: number): void {
+    this.items.push(item);
+    this.bytes += bytes;
+    if (this.items.length >= this.maxCount || this.bytes >= this.maxBytes) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    this.bytes = 0;
+    this.send(items);
+  }
+}
+
+interface BlobBatchItem {
   data: Uint8Array;
   level: CompressionLevelMode | null;
   type: BlobType;
@@ -112,10 +172,17 @@ interface BatchItem {
   reject: (e: unknown) => void;
 }
 
+interface FileBatchItem {
+  path: Uint8Array;
+  size: number;
+  resolve: (r: SealedFile) => void;
+  reject: (e: unknown) => void;
+}
+
 export class BlobWorkerPool {
-  private batch: BatchItem[] = [];
-  private batchBytes = 0;
-  private batchScheduled = false;
+  private readonly blobBatches = new BatchQueue<BlobBatchItem>((items) => this.sendBlobBatch(items));
+  /** Files of one compression level per batch (a backup uses one level throughout). */
+  private readonly fileBatches = new Map<CompressionLevelMode | null, BatchQueue<FileBatchItem>>();
   private readonly workers: { worker: Worker; busy: number }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -232,30 +299,59 @@ export class BlobWorkerPool {
   async seal(data: Uint8Array, level: CompressionLevelMode | null, type: BlobType, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
     if (data.length <= BATCH_BLOB_MAX) {
       // Small: copied into the next batch (`data` stays usable; the copy is cheaper than a message).
-      return new Promise((resolve, reject) => {
-        this.batch.push({ data, level, type, resolve, reject });
-        this.batchBytes += data.length;
-        if (this.batch.length >= BATCH_COUNT || this.batchBytes >= BATCH_BYTES) this.sendBatch();
-        else if (!this.batchScheduled) {
-          this.batchScheduled = true;
-          setImmediate(() => {
-            this.batchScheduled = false;
-            this.sendBatch();
-          });
-        }
-      });
+      return new Promise((resolve, reject) => this.blobBatches.add({ data, level, type, resolve, reject }, data.length));
     }
     const transferList = transfer && ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
     const r = await this.send({ id: this.nextId++, op: 'seal', data, level, type }, transferList);
     return r as { sealed: Uint8Array; compressed: boolean };
   }
 
-  /** Sends the blobs collected so far as one `sealBatch` message. */
-  private sendBatch(): void {
-    const items = this.batch;
-    if (items.length === 0) return;
-    this.batch = [];
-    this.batchBytes = 0;
+  /**
+   * Reads a small file (one chunk: at most the minimum chunk size) in a worker and hashes,
+   * compresses and seals it there as a data blob, in batches: the calling thread neither reads
+   * nor hashes it. The caller deduplicates by the returned ID (a duplicate
+   * costs the wasted sealing of one small blob).
+   */
+  sealFile(path: Uint8Array, size: number, level: CompressionLevelMode | null): Promise<SealedFile> {
+    let queue = this.fileBatches.get(level);
+    if (!queue) {
+      queue = new BatchQueue<FileBatchItem>((items) => this.sendFileBatch(items, level));
+      this.fileBatches.set(level, queue);
+    }
+    const q = queue;
+    return new Promise((resolve, reject) => q.add({ path, size, resolve, reject }, size));
+  }
+
+  private sendFileBatch(items: FileBatchItem[], level: CompressionLevelMode | null): void {
+    const req: WorkerRequest = { id: this.nextId++, op: 'fileBatch', paths: items.map((it) => it.path), sizes: items.map((it) => it.size), level };
+    this.send(req, []).then(
+      (r) => {
+        const { files, sealedAll } = r as { files: FileSealOutcome[]; sealedAll: Uint8Array };
+        let at = 0;
+        for (let i = 0; i < items.length; i++) {
+          const f = files[i];
+          if (f.kind === 'sealed') {
+            items[i].resolve({ kind: 'sealed', id: idFromBytes(f.hash), length: f.length, sealed: sealedAll.subarray(at, at + f.sealedSize), compressed: f.compressed });
+            at += f.sealedSize;
+          } else if (f.kind === 'grew') {
+            items[i].resolve(f);
+          } else {
+            const error: NodeJS.ErrnoException = new Error(f.message);
+            if (f.code !== undefined) error.code = f.code;
+            if (f.errno !== undefined) error.errno = f.errno;
+            if (f.syscall !== undefined) error.syscall = f.syscall;
+            items[i].resolve({ kind: 'error', error });
+          }
+        }
+      },
+      (err: unknown) => {
+        for (const it of items) it.reject(err);
+      },
+    );
+  }
+
+  /** Sends small blobs as one `sealBatch` message. */
+  private sendBlobBatch(items: BlobBatchItem[]): void {
     let total = 0;
     for (const it of items) total += it.data.length;
     const data = new Uint8Array(total);

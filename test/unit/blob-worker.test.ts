@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decompress } from '../../src/compression/index.js';
+import { generateMasterKey, open, sha256 } from '../../src/crypto/index.js';
+import { idFromBytes } from '../../src/format/id.js';
+import { BlobWorkerPool, prestartBlobWorkers } from '../../src/repository/blob-worker.js';
+
+describe('blob worker pool', () => {
+  const key = generateMasterKey();
+  let dir: string;
+  let pool: BlobWorkerPool;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rts-blobworker-'));
+    prestartBlobWorkers(1);
+    pool = new BlobWorkerPool(key, 1);
+    expect(pool.warm).toBe(true);
+    expect(await pool.waitReady()).toBe(true);
+  });
+  afterAll(async () => {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads, hashes, compresses and seals small files in a worker (batched), reporting growth and errors', async () => {
+    const text = Buffer.from('hello, hello, hello, hello, hello\n'.repeat(100));
+    const random = sha256(Buffer.from('seed'));
+    writeFileSync(path.join(dir, 'text'), text);
+    writeFileSync(path.join(dir, 'random'), random);
+    writeFileSync(path.join(dir, 'grown'), Buffer.alloc(100, 1));
+    const p = (name: string) => Buffer.from(path.join(dir, name));
+    const [t, r, grown, missing] = await Promise.all([
+      pool.sealFile(p('text'), text.length, 'auto'),
+      pool.sealFile(p('random'), random.length, 'auto'),
+      pool.sealFile(p('grown'), 50, 'auto'), // lstat said 50 bytes: it grew since
+      pool.sealFile(p('missing'), 10, 'auto'),
+    ]);
+    expect(t.kind).toBe('sealed');
+    if (t.kind !== 'sealed') return;
+    expect(t.id).toBe(idFromBytes(sha256(text)));
+    expect(t.compressed).toBe(true);
+    expect(Buffer.from(await decompress(open(key, t.sealed, 'text'), text.length)).equals(text)).toBe(true);
+    expect(r.kind).toBe('sealed');
+    if (r.kind !== 'sealed') return;
+    expect(r.compressed).toBe(false); // incompressible: stored as it is
+    expect(Buffer.from(open(key, r.sealed, 'random')).equals(Buffer.from(random))).toBe(true);
+    expect(grown).toEqual({ kind: 'grew' });
+    expect(missing.kind).toBe('error');
+    if (missing.kind === 'error') {
+      expect(missing.error.code).toBe('ENOENT');
+      expect(missing.error.syscall).toBe('open');
+      expect(missing.error.message).toMatch(/missing/);
+    }
+  });
+
+  it('seals many small blobs in batches; the caller keeps its buffers', async () => {
+    const blobs = Array.from({ length: 200 }, (_, i) => Buffer.from(`blob ${i} `.repeat(i + 1)));
+    const sealed = await Promise.all(blobs.map((b) => pool.seal(b, null, 'data', true)));
+    for (let i = 0; i < blobs.length; i++) {
+      expect(blobs[i].length).toBeGreaterThan(0); // not transferred away
+      expect(Buffer.from(open(key, sealed[i].sealed, `blob ${i}`)).equals(blobs[i])).toBe(true);
+    }
+  });
+});
