@@ -38,7 +38,8 @@ function timed(cmd: string, args: string[]): Run {
 }
 
 // Compiled JavaScript (as installed from npm), not tsx: tsx would add ~1-2 s of transpiling per run.
-const distDir = path.join(projectRoot, 'node_modules', '.cache', 'rts-bench-dist');
+// One folder per run: two benchmark runs at once must not delete each other's build.
+const distDir = path.join(projectRoot, 'node_modules', '.cache', `rts-bench-dist-${process.pid}`);
 rmSync(distDir, { recursive: true, force: true });
 spawnSync(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', distDir], { cwd: projectRoot });
 const oursCmd = [process.execPath, path.join(distDir, 'cli/main.js')];
