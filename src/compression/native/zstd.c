@@ -178,6 +178,17 @@ static int get_args(napi_env env, napi_callback_info info, size_t count, napi_va
   return 1;
 }
 
+/* A plain Uint8Array owning its whole (uninitialised) ArrayBuffer of `length` bytes. */
+static napi_value new_bytes(napi_env env, size_t length, uint8_t **data) {
+  napi_value node_buffer, array_buffer, array;
+  void *raw = NULL;
+  if (napi_create_buffer(env, length, &raw, &node_buffer) != napi_ok) return NULL;
+  if (napi_get_typedarray_info(env, node_buffer, NULL, NULL, NULL, &array_buffer, NULL) != napi_ok) return NULL;
+  if (napi_create_typedarray(env, napi_uint8_array, length, array_buffer, 0, &array) != napi_ok) return NULL;
+  *data = (uint8_t *)raw;
+  return array;
+}
+
 /* A plain Uint8Array owning its whole ArrayBuffer, holding a copy of `length` bytes. */
 static napi_value new_bytes_copy(napi_env env, const uint8_t *source, size_t length) {
   napi_value node_buffer, array_buffer, array;
@@ -383,6 +394,11 @@ typedef struct {
   uint8_t *src;
   size_t src_length;
   Output out;
+  /* Decompression with declared sizes: the result array, made on the JavaScript thread and
+   * filled in place by the job (no second copy); held by `result_ref` until the job ends. */
+  napi_ref result_ref;
+  uint8_t *result_data;
+  size_t result_length;
 } Job;
 
 static void job_execute(napi_env env, void *data) {
@@ -406,8 +422,16 @@ static void job_execute(napi_env env, void *data) {
     }
   } else {
     if (c->dctx == NULL) c->dctx = ZSTD_createDCtx();
-    if (c->dctx == NULL) snprintf(job->out.error, sizeof job->out.error, "zstd decompression failed: out of memory");
-    else decompress_bounded(c->dctx, job->src, job->src_length, job->max_output, &job->out);
+    if (c->dctx == NULL) {
+      snprintf(job->out.error, sizeof job->out.error, "zstd decompression failed: out of memory");
+    } else if (job->result_ref != NULL) {
+      size_t r = ZSTD_decompressDCtx(c->dctx, job->result_data, job->result_length, job->src, job->src_length);
+      if (ZSTD_isError(r)) set_error(&job->out, "zstd decompression failed", r);
+      else if (r != job->result_length)
+        snprintf(job->out.error, sizeof job->out.error, "decompressed to %zu bytes, frames declare %zu", r, job->result_length);
+    } else {
+      decompress_bounded(c->dctx, job->src, job->src_length, job->max_output, &job->out);
+    }
   }
   pool_give(job->pool, c);
 }
@@ -415,7 +439,10 @@ static void job_execute(napi_env env, void *data) {
 static void job_complete(napi_env env, napi_status status, void *data) {
   Job *job = (Job *)data;
   napi_value value = NULL;
-  if (status == napi_ok && !job->out.error[0]) value = new_bytes_copy(env, job->out.data, job->out.length);
+  if (status == napi_ok && !job->out.error[0]) {
+    if (job->result_ref != NULL) napi_get_reference_value(env, job->result_ref, &value);
+    else value = new_bytes_copy(env, job->out.data, job->out.length);
+  }
   if (value != NULL) {
     napi_resolve_deferred(env, job->deferred, value);
   } else {
@@ -432,8 +459,15 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, job->deferred, error);
   }
   napi_delete_async_work(env, job->work);
+  if (job->result_ref != NULL) napi_delete_reference(env, job->result_ref);
   pool_release(job->pool);
   free(job->out.data);
+  free(job->src);
+  free(job);
+}
+
+static void free_unqueued(napi_env env, Job *job) {
+  if (job->result_ref != NULL) napi_delete_reference(env, job->result_ref);
   free(job->src);
   free(job);
 }
@@ -443,7 +477,7 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
   ZstdState *s = get_state(env);
   job->src = malloc(src->length > 0 ? src->length : 1);
   if (job->src == NULL) {
-    free(job);
+    free_unqueued(env, job);
     napi_throw_error(env, NULL, "zstd: out of memory");
     return NULL;
   }
@@ -457,8 +491,7 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
       napi_create_async_work(env, NULL, name, job_execute, job_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     pool_release(job->pool);
-    free(job->src);
-    free(job);
+    free_unqueued(env, job);
     napi_throw_error(env, NULL, "zstd: cannot queue the job");
     return NULL;
   }
@@ -497,6 +530,17 @@ static napi_value js_decompress_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->max_output = (size_t)max_output;
+  unsigned long long declared = declared_size(src.data, src.length);
+  if (declared != ZSTD_CONTENTSIZE_ERROR && declared != ZSTD_CONTENTSIZE_UNKNOWN && declared <= job->max_output) {
+    uint8_t *data = NULL;
+    napi_value result = new_bytes(env, (size_t)declared, &data);
+    if (result == NULL || napi_create_reference(env, result, 1, &job->result_ref) != napi_ok) {
+      free(job);
+      return NULL;
+    }
+    job->result_data = data;
+    job->result_length = (size_t)declared;
+  }
   return queue_job(env, job, &src);
 }
 
