@@ -106,6 +106,9 @@ export async function compressIfSmaller(
   return { payload: data, compressed: false };
 }
 
+/** Room beyond the target size in a new pack buffer (a pack ends with the blob that fills it). */
+const PACK_HEADROOM = 4 * 1024 * 1024;
+
 /** Blobs at least this large are hashed in a worker thread when they can move there. */
 const HASH_IN_WORKER_MIN = 128 * 1024;
 
@@ -119,6 +122,8 @@ export function checkPackSize(bytes: number): number {
 export class BlobSaver {
   private readonly packers: Record<BlobType, Packer> = { data: new Packer('data'), tree: new Packer('tree') };
   private readonly uploads = new Set<Promise<void>>();
+  /** Buffers of packs already written, for the next packs (at most `uploadConcurrency`). */
+  private readonly spareBuffers: ArrayBuffer[] = [];
   private readonly indexWriter: IndexWriter;
   private readonly packSize: number;
   private readonly uploadConcurrency: number;
@@ -306,6 +311,16 @@ export class BlobSaver {
     return this.indexWriter.flush();
   }
 
+  /**
+   * A buffer for the next pack: a spare one that is large enough, else a new one with some
+   * room (packs overshoot the target by up to one blob), so it can be reused for later packs.
+   */
+  private spareBuffer(size: number): ArrayBuffer {
+    const i = this.spareBuffers.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return this.spareBuffers.splice(i, 1)[0];
+    return new ArrayBuffer(Math.max(size, Math.min(this.packSize + PACK_HEADROOM, size * 2)));
+  }
+
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
@@ -316,7 +331,7 @@ export class BlobSaver {
       this.throwIfFailed();
     }
     // A ready worker pool names the pack while verifying it; otherwise it is hashed here.
-    const pack = packer.finish(this.options.key, { name: !(this.options.verify !== false && this.pool?.isReady) });
+    const pack = packer.finish(this.options.key, { name: !(this.options.verify !== false && this.pool?.isReady), into: this.spareBuffer(packer.size) });
     const upload = this.upload(pack).catch((err: unknown) => {
       if (this.failure === undefined) this.failure = err;
     });
@@ -333,6 +348,8 @@ export class BlobSaver {
     }
     await this.options.writeGate;
     await this.options.backend.write('pack', pack.id, pack.bytes);
+    // Written: the backend holds no reference any more, the buffer can take the next pack.
+    if (this.spareBuffers.length < this.uploadConcurrency) this.spareBuffers.push(pack.bytes.buffer as ArrayBuffer);
     this.options.index.addPack(pack.id, pack.blobs);
     this.indexWriter.addPack(pack.id, pack.blobs);
     this.stats.packs++;

@@ -118,7 +118,8 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
       const pack: FinishedPack = req.pack;
       pack.id = idFromBytes(sha256(pack.bytes));
       await verifyPack(key, pack);
-      reply({ id: req.id, ok: true, bytes: pack.bytes, packId: pack.id }, wholeBuffer(pack.bytes));
+      // The pack may be a view of a larger reused buffer: it goes back whole, never copied.
+      reply({ id: req.id, ok: true, bytes: pack.bytes, packId: pack.id }, [pack.bytes.buffer as ArrayBuffer]);
       return;
     }
   }

@@ -401,7 +401,8 @@ export class BlobWorkerPool {
    * without copies.
    */
   async verify(pack: FinishedPack): Promise<void> {
-    const transfer = ownsBuffer(pack.bytes) ? [pack.bytes.buffer as ArrayBuffer] : [];
+    // A finished pack's buffer is the saver's alone (possibly larger than the pack: reused).
+    const transfer = [pack.bytes.buffer as ArrayBuffer];
     const r = (await this.send({ id: this.nextId++, op: 'verify', pack }, transfer)) as { bytes: Uint8Array; packId: Id };
     pack.bytes = r.bytes;
     pack.id = r.packId;
