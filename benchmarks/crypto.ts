@@ -8,6 +8,7 @@
  */
 import {
   generateMasterKey,
+  loadLibsodium,
   nativeSealStatus,
   nodeJsPrimitives,
   nodePrimitives,
@@ -20,6 +21,9 @@ import {
   type CryptoPrimitives,
 } from '../src/crypto/index.js';
 import { openWithPrimitives, sealWithPrimitives } from '../src/crypto/seal.js';
+
+// With the native addon built, libsodium is not loaded at import: load it to measure that path too.
+await loadLibsodium();
 
 const MiB = 1024 * 1024;
 const size = Number(process.argv[2] ?? 16) * MiB;

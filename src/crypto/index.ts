@@ -9,7 +9,7 @@ export {
   type Sha256Hasher,
   createSha256,
   cryptoImplementation,
-  libsodiumAvailable,
+  loadLibsodium,
   nodeJsPrimitives,
   nodePrimitives,
   portablePrimitives,

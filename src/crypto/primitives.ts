@@ -8,8 +8,8 @@
  * - `portable`: pure JavaScript (@noble/hashes, @noble/ciphers), for runtimes without node:crypto.
  *
  * Both give bit-identical results (tested); they differ only in speed (see docs/benchmarks.md).
- * libsodium needs an asynchronous WebAssembly start-up; this module awaits it once at import
- * (top-level await) so that the per-call hot path (`seal`/`open`) is synchronous.
+ * libsodium needs an asynchronous WebAssembly start-up; without the addon this module awaits it
+ * once at import (top-level await) so that the per-call hot path (`seal`/`open`) is synchronous.
  */
 import * as nodeCrypto from 'node:crypto';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
@@ -81,10 +81,19 @@ async function loadSodium(): Promise<SodiumOneTimeAuth | undefined> {
   }
 }
 
-const sodium: SodiumOneTimeAuth | undefined = await loadSodium();
+/**
+ * libsodium is loaded at import only when the native addon is absent (it is then the Poly1305
+ * of the `node` implementation): with the addon, nothing uses it, and loading it cost every
+ * thread ~60 ms of start-up and ~12 MiB. Benchmarks and tests that compare the paths load it
+ * with `loadLibsodium()`.
+ */
+let sodium: SodiumOneTimeAuth | undefined = nativeSeal ? undefined : await loadSodium();
 
-/** Whether libsodium's WebAssembly Poly1305 is available in this runtime. */
-export const libsodiumAvailable = sodium !== undefined;
+/** Loads libsodium's WebAssembly Poly1305 if not loaded yet; whether it is available. */
+export async function loadLibsodium(): Promise<boolean> {
+  sodium ??= await loadSodium();
+  return sodium !== undefined;
+}
 
 // --- scrypt implementations ---------------------------------------------------------------------
 
@@ -135,7 +144,9 @@ function noblePoly(message: Uint8Array, key: Uint8Array): Uint8Array {
 export const nodeJsPrimitives: CryptoPrimitives = {
   sha256Name: 'node:crypto',
   aesName: 'node:crypto',
-  poly1305Name: sodium ? 'libsodium-wasm' : '@noble/ciphers',
+  get poly1305Name() {
+    return sodium ? 'libsodium-wasm' : '@noble/ciphers';
+  },
   scryptName: 'node:crypto',
   sha256(data) {
     return toUint8(nodeCrypto.createHash('sha256').update(data).digest());
@@ -163,7 +174,7 @@ export const nodeJsPrimitives: CryptoPrimitives = {
     c.setAutoPadding(false);
     return toUint8(c.update(block));
   },
-  poly1305: sodium ? (message, key) => sodium.crypto_onetimeauth(message, key) : noblePoly,
+  poly1305: (message, key) => (sodium ? sodium.crypto_onetimeauth(message, key) : noblePoly(message, key)),
   scrypt: nodeScrypt,
   constantTimeEqual(a, b) {
     return a.length === b.length && nodeCrypto.timingSafeEqual(a, b);
