@@ -21,8 +21,8 @@ let key: MasterKey | undefined;
  * Reads a file expected to hold `size` bytes (one read for the content, one byte more to see
  * whether it grew since lstat). Returns its content, `grew`, or the error to report for it.
  */
-function readSmallFile(pathBytes: Uint8Array, size: number): Uint8Array | Exclude<FileSealOutcome, { kind: 'sealed' }> {
-  const path = Buffer.from(pathBytes.buffer, pathBytes.byteOffset, pathBytes.byteLength);
+function readSmallFile(latin1Path: string, size: number): Uint8Array | Exclude<FileSealOutcome, { kind: 'sealed' }> {
+  const path = Buffer.from(latin1Path, 'latin1'); // the path's exact bytes
   try {
     const fd = openSync(path, 'r');
     try {

@@ -24,8 +24,12 @@ export type WorkerRequest =
   | { id: number; op: 'seal'; data: Uint8Array; level: CompressionLevelMode | null; type: BlobType }
   /** Many small blobs in one message: `data` holds them back to back, `lengths` says where they end. */
   | { id: number; op: 'sealBatch'; data: Uint8Array; lengths: number[]; levels: (CompressionLevelMode | null)[]; types: BlobType[] }
-  /** Small files to read, hash, compress and seal as data blobs (`sizes`: their lstat sizes). */
-  | { id: number; op: 'fileBatch'; paths: Uint8Array[]; sizes: number[]; level: CompressionLevelMode | null }
+  /**
+   * Small files to read, hash, compress and seal as data blobs (`sizes`: their lstat sizes).
+   * Paths travel as latin1 strings (one char per byte, so any byte sequence survives): a
+   * Buffer would drag its whole 8 KiB pool slab through the structured clone.
+   */
+  | { id: number; op: 'fileBatch'; paths: string[]; sizes: number[]; level: CompressionLevelMode | null }
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
@@ -323,7 +327,13 @@ export class BlobWorkerPool {
   }
 
   private sendFileBatch(items: FileBatchItem[], level: CompressionLevelMode | null): void {
-    const req: WorkerRequest = { id: this.nextId++, op: 'fileBatch', paths: items.map((it) => it.path), sizes: items.map((it) => it.size), level };
+    const req: WorkerRequest = {
+      id: this.nextId++,
+      op: 'fileBatch',
+      paths: items.map((it) => Buffer.from(it.path.buffer, it.path.byteOffset, it.path.byteLength).toString('latin1')),
+      sizes: items.map((it) => it.size),
+      level,
+    };
     this.send(req, []).then(
       (r) => {
         const { files, sealedAll } = r as { files: FileSealOutcome[]; sealedAll: Uint8Array };
