@@ -16,12 +16,10 @@
  *                  one-shot decompress writes into a buffer of a fixed capacity, which gives an
  *                  exact bound on output.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
+import { loadNativeAddon } from '../platform/native-addon.js';
 
 const require = createRequire(import.meta.url);
 
@@ -99,49 +97,21 @@ export interface LibzstdBinding {
 export const LIBZSTD_ASYNC_FROM = 128 * 1024;
 const libzstdAsyncFrom = isMainThread ? LIBZSTD_ASYNC_FROM : Infinity;
 
-/**
- * Where the built addon may be: next to this source file, or — for compiled JavaScript in dist/
- * or any other output folder under the package — in src/compression/native/ of an enclosing folder.
- */
-function libzstdCandidates(): string[] {
-  const candidates = [fileURLToPath(new URL('./native/build/Release/zstd.node', import.meta.url))];
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 8; up++) {
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-    candidates.push(path.join(dir, 'src', 'compression', 'native', 'build', 'Release', 'zstd.node'));
-  }
-  return candidates;
-}
-
 let libzstdUnavailable: string | undefined;
 let libzstdFile: string | undefined;
 
 function loadLibzstdBinding(): LibzstdBinding | undefined {
-  if (process.env.RESTIC_TS_NATIVE_ZSTD === '0') {
-    libzstdUnavailable = 'disabled by RESTIC_TS_NATIVE_ZSTD=0';
-    return undefined;
-  }
-  const file = libzstdCandidates().find((f) => existsSync(f));
-  if (file === undefined) {
-    libzstdUnavailable =
-      'the native zstd addon is not built (src/compression/native/build/Release/zstd.node is missing: installing ' +
-      "restic-ts builds it when a C compiler, make, python3 and libzstd's headers are present)";
-    return undefined;
-  }
-  try {
-    const binding = require(file) as LibzstdBinding;
-    if (typeof binding.compress !== 'function' || typeof binding.decompressAsync !== 'function') {
-      libzstdUnavailable = `${file} does not export compress and decompress`;
-      return undefined;
-    }
-    libzstdFile = file;
-    return binding;
-  } catch (cause) {
-    libzstdUnavailable = `cannot load ${file}: ${(cause as Error).message}`;
-    return undefined;
-  }
+  const addon = loadNativeAddon<LibzstdBinding>(import.meta.url, {
+    dir: 'compression/native',
+    name: 'zstd',
+    what: 'native zstd addon',
+    needs: "a C compiler, make, python3 and libzstd's headers",
+    exports: ['compress', 'decompressAsync'],
+    disableVariable: 'RESTIC_TS_NATIVE_ZSTD',
+  });
+  libzstdUnavailable = addon.reason;
+  libzstdFile = addon.file;
+  return addon.binding;
 }
 
 /** The addon itself (tests and benchmarks call its sync and async paths directly). */

@@ -11,10 +11,7 @@
  * implementation never uses it. Loading works in worker threads (per-thread state in N-API
  * instance data).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../platform/native-addon.js';
 
 /** The addon's functions. Key parts are the MasterKey's: encrypt 32 bytes, macK and macR 16 bytes each. */
 export interface NativeSealBinding {
@@ -44,47 +41,16 @@ export interface NativeSealStatus {
   file?: string;
 }
 
-/**
- * Where the built addon may be: next to this source file, or — for compiled JavaScript, which
- * may sit in dist/crypto/ or in any other output folder under the package (the benchmarks
- * compile to node_modules/.cache/…) — in src/crypto/native/ of an enclosing folder.
- */
-function addonCandidates(): string[] {
-  const candidates = [fileURLToPath(new URL('./native/build/Release/seal.node', import.meta.url))];
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 8; up++) {
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-    candidates.push(path.join(dir, 'src', 'crypto', 'native', 'build', 'Release', 'seal.node'));
-  }
-  return candidates;
-}
-
 function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
-  if (process.env.RESTIC_TS_NATIVE_CRYPTO === '0') {
-    return { status: { available: false, reason: 'disabled by RESTIC_TS_NATIVE_CRYPTO=0' } };
-  }
-  const file = addonCandidates().find((f) => existsSync(f));
-  if (file === undefined) {
-    return {
-      status: {
-        available: false,
-        reason:
-          'the native seal addon is not built (src/crypto/native/build/Release/seal.node is missing: installing ' +
-          'restic-ts builds it with a C compiler, make and python3; install them, then run `npm rebuild restic-ts`)',
-      },
-    };
-  }
-  try {
-    const binding = createRequire(import.meta.url)(file) as NativeSealBinding;
-    if (typeof binding.seal !== 'function' || typeof binding.open !== 'function') {
-      return { status: { available: false, reason: `${file} does not export seal and open` } };
-    }
-    return { binding, status: { available: true, file } };
-  } catch (cause) {
-    return { status: { available: false, reason: `cannot load ${file}: ${(cause as Error).message}` } };
-  }
+  const addon = loadNativeAddon<NativeSealBinding>(import.meta.url, {
+    dir: 'crypto/native',
+    name: 'seal',
+    what: 'native seal addon',
+    needs: 'a C compiler, make and python3',
+    exports: ['seal', 'open'],
+    disableVariable: 'RESTIC_TS_NATIVE_CRYPTO',
+  });
+  return addon.binding ? { binding: addon.binding, status: { available: true, file: addon.file } } : { status: { available: false, reason: addon.reason } };
 }
 
 const loaded = load();

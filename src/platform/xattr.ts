@@ -8,11 +8,9 @@
  * The calls never follow symbolic links and are synchronous: one system call for a file
  * without attributes, microseconds from the page cache, cheaper than a thread-pool round trip.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { decodeGoRune } from '../format/json.js';
 import type { ExtendedAttribute } from '../format/node.js';
+import { loadNativeAddon } from './native-addon.js';
 
 /** The addon's functions (src/platform/xattr/xattr.c). Names and paths are raw bytes. */
 interface XattrBinding {
@@ -36,17 +34,6 @@ export interface XattrError extends Error {
   path: string;
 }
 
-/**
- * Where the built addon may be: next to this source file (src/platform/), else in the
- * package's src/ seen from compiled JavaScript — dist/platform/ (two levels up) or a build
- * elsewhere in the package such as the benchmarks' node_modules/.cache/rts-bench-dist/platform/
- * (four levels up).
- */
-const ADDON_CANDIDATES = [
-  './xattr/build/Release/xattr.node',
-  ...[2, 3, 4].map((up) => `${'../'.repeat(up)}src/platform/xattr/build/Release/xattr.node`),
-];
-
 let binding: XattrBinding | null | undefined;
 let unavailableReason: string | undefined;
 
@@ -57,19 +44,17 @@ function loadBinding(): XattrBinding | null {
     unavailableReason = `extended attributes are supported on Linux only (this is ${process.platform})`;
     return binding;
   }
-  const file = ADDON_CANDIDATES.map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((f) => existsSync(f));
-  if (file === undefined) {
-    unavailableReason =
-      'the native xattr addon is not built (src/platform/xattr/build/Release/xattr.node is missing: ' +
-      'installing restic-ts needs a C compiler, make and python3 for it; install them, then run `npm rebuild restic-ts`)';
-    return binding;
-  }
-  try {
-    binding = createRequire(import.meta.url)(file) as XattrBinding;
-  } catch (err) {
-    unavailableReason = `the native xattr addon ${file} could not be loaded: ${(err as Error).message}`;
-  }
-  return binding;
+  const addon = loadNativeAddon<XattrBinding>(import.meta.url, {
+    dir: 'platform/xattr',
+    name: 'xattr',
+    what: 'native xattr addon',
+    needs: 'a C compiler, make and python3',
+    exports: ['llist', 'lget', 'lset'],
+  });
+  unavailableReason = addon.reason;
+  const loaded = addon.binding ?? null;
+  binding = loaded;
+  return loaded;
 }
 
 /** Whether this process can read and write extended attributes, and if not, why. */
