@@ -1,8 +1,9 @@
-// Part of the package's `install` script: builds one of the optional native fast paths with
-// node-gyp — `node src/build-native-addon.mjs seal` or `... zstd`. Each is only faster than the
-// code that runs without it, so installing restic-ts must not fail where a build cannot work
-// (no C compiler, make, python3 or, for zstd, libzstd's headers): on failure this prints one
-// warning naming the consequence and exits 0, and the other builds go on.
+// The package's `install` script: builds one of restic-ts's optional native addons with
+// node-gyp — `node src/build-native-addon.mjs xattr`, `... seal` or `... zstd`. Without them
+// restic-ts still works (slower, or without extended attributes), so installing it must not
+// fail where a build cannot work (no C compiler, make, python3 or, for zstd, libzstd's
+// headers; xattrs off Linux): on failure this prints one warning naming the consequence and
+// exits 0, and the other builds go on.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Each addon: its folder (with binding.gyp), the file a good build leaves, what is lost without it. */
 const ADDONS = {
+  xattr: {
+    dir: join(here, 'platform', 'xattr'),
+    output: 'xattr.node',
+    consequence: 'backups will not record extended attributes and restores will not set them.',
+    needs: 'a C compiler, make and python3',
+    linuxOnly: true,
+  },
   seal: {
     dir: join(here, 'crypto', 'native'),
     output: 'seal.node',
@@ -42,6 +50,8 @@ function warn(why, log) {
   );
   process.exit(0);
 }
+
+if (addon.linuxOnly && process.platform !== 'linux') warn(`supported on Linux only, this is ${process.platform}`);
 
 // npm runs lifecycle scripts with npm_config_node_gyp pointing at its bundled node-gyp;
 // outside npm, use the one bundled with the npm next to this Node.
@@ -75,6 +85,8 @@ function reasonFrom(text) {
   const missing = lines.find((l) => /gyp ERR! stack Error: not found: /.test(l));
   if (missing) return `${missing.slice(missing.indexOf('not found: ') + 11)} not found`;
   if (lines.some((l) => l.startsWith('gyp ERR! find Python'))) return 'python3 not found';
+  const python = lines.find((l) => /^[A-Za-z]+Error: /.test(l));
+  if (python) return python;
   const stack = lines.find((l) => l.startsWith('gyp ERR! stack Error: '));
   return stack ? stack.slice('gyp ERR! stack Error: '.length) : `node-gyp exited with ${run.status ?? run.signal}`;
 }

@@ -1,6 +1,6 @@
 /**
  * Finds and loads one of restic-ts's own Node-API addons (xattrs, seal, zstd). Each is built at
- * install time (src/platform/xattr/install.mjs runs node-gyp) into
+ * install time (src/build-native-addon.mjs runs node-gyp) into
  * `src/<dir>/build/Release/<name>.node` of the package, and is optional: without it the caller
  * falls back to a portable path and reports why.
  *

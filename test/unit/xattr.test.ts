@@ -190,12 +190,15 @@ describe('xattr install script', () => {
   it('without a compiler: one warning, exit 0, no addon', () => {
     const scratch = mkdtempSync(path.join(tmpdir(), 'rts-xattr-install-'));
     try {
-      for (const f of ['install.mjs', 'binding.gyp', 'xattr.c']) copyFileSync(path.join(addonDir, f), path.join(scratch, f));
+      // the install step and the addon's sources, laid out as in src/
+      copyFileSync(path.join(addonDir, '..', '..', 'build-native-addon.mjs'), path.join(scratch, 'build-native-addon.mjs'));
+      mkdirSync(path.join(scratch, 'platform', 'xattr'), { recursive: true });
+      for (const f of ['binding.gyp', 'xattr.c']) copyFileSync(path.join(addonDir, f), path.join(scratch, 'platform', 'xattr', f));
       // a PATH with node only: no cc, make or python3
       const bin = path.join(scratch, 'bin');
       mkdirSync(bin);
       symlinkSync(process.execPath, path.join(bin, 'node'));
-      const run = spawnSync(process.execPath, [path.join(scratch, 'install.mjs')], {
+      const run = spawnSync(process.execPath, [path.join(scratch, 'build-native-addon.mjs'), 'xattr'], {
         encoding: 'utf8',
         env: { PATH: bin, HOME: scratch, TMPDIR: scratch },
         timeout: 60_000,
@@ -204,7 +207,7 @@ describe('xattr install script', () => {
       const warnings = run.stderr.split('\n').filter((l) => l.includes('restic-ts: warning'));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/the native xattr addon was not built \(.+\); backups will not record extended attributes/);
-      expect(existsSync(path.join(scratch, 'build', 'Release', 'xattr.node'))).toBe(false);
+      expect(existsSync(path.join(scratch, 'platform', 'xattr', 'build', 'Release', 'xattr.node'))).toBe(false);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
