@@ -158,14 +158,21 @@ interface MongoZstd {
   decompress(data: Buffer): Promise<Buffer>;
 }
 
-function loadNative(): ZstdImplementation | undefined {
-  let mod: MongoZstd;
+/**
+ * With `lazy` (a faster implementation is present, so this one only serves benchmarks and
+ * tests), the package is only located now and loaded on first use: loading it costs every
+ * thread tens of milliseconds (its libc detection asks for a full process report).
+ */
+function loadNative(lazy: boolean): ZstdImplementation | undefined {
+  let loaded: MongoZstd | undefined;
+  const load = (): MongoZstd => (loaded ??= require('@mongodb-js/zstd') as MongoZstd);
   try {
-    mod = require('@mongodb-js/zstd') as MongoZstd;
-    if (typeof mod.compress !== 'function' || typeof mod.decompress !== 'function') return undefined;
+    if (lazy) require.resolve('@mongodb-js/zstd');
+    else if (typeof load().compress !== 'function' || typeof load().decompress !== 'function') return undefined;
   } catch {
     return undefined;
   }
+  const mod = { compress: (d: Buffer, l?: number) => load().compress(d, l), decompress: (d: Buffer) => load().decompress(d) };
   return {
     name: 'native',
     honoursLevel: false,
@@ -187,17 +194,19 @@ interface WasmZstd {
   decompress(buf: Uint8Array, opts?: { defaultHeapSize?: number }): Uint8Array;
 }
 
-function loadWasm(): ZstdImplementation | undefined {
-  let mod: WasmZstd;
+function loadWasm(lazy: boolean): ZstdImplementation | undefined {
+  let loaded: WasmZstd | undefined;
+  const load = (): WasmZstd => (loaded ??= require('@bokuweb/zstd-wasm') as WasmZstd);
   try {
-    mod = require('@bokuweb/zstd-wasm') as WasmZstd;
-    if (typeof mod.init !== 'function') return undefined;
+    if (lazy) require.resolve('@bokuweb/zstd-wasm');
+    else if (typeof load().init !== 'function') return undefined;
   } catch {
     return undefined;
   }
-  // Instantiated on first use: compress/decompress are async anyway, so importing stays cheap.
+  // Loaded and instantiated on first use: compress/decompress are async anyway, so importing stays cheap.
   let ready: Promise<void> | undefined;
-  const init = (): Promise<void> => (ready ??= mod.init());
+  const init = (): Promise<void> => (ready ??= load().init());
+  const mod = { compress: (b: Uint8Array, l?: number) => load().compress(b, l), decompress: (b: Uint8Array, o?: { defaultHeapSize?: number }) => load().decompress(b, o) };
   return {
     name: 'wasm',
     honoursLevel: true,
@@ -217,8 +226,10 @@ function loadWasm(): ZstdImplementation | undefined {
 
 export const zlibZstd: ZstdImplementation | undefined = loadZlibZstd();
 export const libzstd: ZstdImplementation | undefined = loadLibzstd(libzstdBinding);
-export const nativeZstd: ZstdImplementation | undefined = loadNative();
-export const wasmZstd: ZstdImplementation | undefined = loadWasm();
+/** zlib's or our libzstd addon make the packaged builds fallbacks: those load on first use. */
+const fallbacksOnly = zlibZstd !== undefined || libzstd !== undefined;
+export const nativeZstd: ZstdImplementation | undefined = loadNative(fallbacksOnly);
+export const wasmZstd: ZstdImplementation | undefined = loadWasm(fallbacksOnly);
 
 /** Every implementation present in this runtime, fastest first. */
 export const availableZstd: readonly ZstdImplementation[] = [zlibZstd, libzstd, nativeZstd, wasmZstd].filter((x): x is ZstdImplementation => x !== undefined);
