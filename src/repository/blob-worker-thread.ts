@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
-import { seal, sha256, type MasterKey } from '../crypto/index.js';
+import { SEAL_OVERHEAD, seal, sealInto, sha256, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
 import { idFromBytes } from '../format/id.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
@@ -52,6 +52,17 @@ function wholeBuffer(u: Uint8Array): ArrayBuffer[] {
   return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? [u.buffer as ArrayBuffer] : [];
 }
 
+/** Seals payloads back to back into one new buffer (no per-blob allocation or copy). */
+function sealAllInto(payloads: Uint8Array[], key: MasterKey): { sealedAll: Uint8Array; sizes: number[] } {
+  const sizes = payloads.map((p) => p.length + SEAL_OVERHEAD);
+  const sealedAll = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+  for (let i = 0, at = 0; i < payloads.length; i++) {
+    sealInto(key, payloads[i], sealedAll, at);
+    at += sizes[i];
+  }
+  return { sealedAll, sizes };
+}
+
 async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey): Promise<void> {
   switch (req.op) {
     case 'hash':
@@ -72,27 +83,14 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
         at += req.lengths[i];
       }
       const payloads = await Promise.all(blobs.map((blob, i) => compressIfSmaller(blob, req.levels[i] as CompressionLevelMode | null, req.types[i])));
-      const sealedParts: Uint8Array[] = [];
-      const compressed = new Uint8Array(blobs.length);
-      let total = 0;
-      for (let i = 0; i < payloads.length; i++) {
-        const sealed = seal(key, payloads[i].payload);
-        sealedParts.push(sealed);
-        compressed[i] = payloads[i].compressed ? 1 : 0;
-        total += sealed.length;
-      }
-      const sealedAll = new Uint8Array(total);
-      for (let i = 0, at = 0; i < sealedParts.length; i++) {
-        sealedAll.set(sealedParts[i], at);
-        at += sealedParts[i].length;
-      }
-      reply({ id: req.id, ok: true, sealedAll, sizes: sealedParts.map((p) => p.length), compressed }, [sealedAll.buffer as ArrayBuffer]);
+      const compressed = Uint8Array.from(payloads, (p) => (p.compressed ? 1 : 0));
+      const { sealedAll, sizes } = sealAllInto(payloads.map((p) => p.payload), key);
+      reply({ id: req.id, ok: true, sealedAll, sizes, compressed }, [sealedAll.buffer as ArrayBuffer]);
       return;
     }
     case 'fileBatch': {
       const outcomes: FileSealOutcome[] = [];
-      const parts: Uint8Array[] = [];
-      let total = 0;
+      const payloads: Uint8Array[] = [];
       for (let i = 0; i < req.paths.length; i++) {
         const read = readSmallFile(req.paths[i], req.sizes[i]);
         if (!(read instanceof Uint8Array)) {
@@ -101,16 +99,10 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
         }
         const hash = sha256(read);
         const { payload, compressed } = await compressIfSmaller(read, req.level, 'data');
-        const sealed = seal(key, payload);
-        parts.push(sealed);
-        total += sealed.length;
-        outcomes.push({ kind: 'sealed', hash, length: read.length, sealedSize: sealed.length, compressed });
+        payloads.push(payload);
+        outcomes.push({ kind: 'sealed', hash, length: read.length, sealedSize: payload.length + SEAL_OVERHEAD, compressed });
       }
-      const sealedAll = new Uint8Array(total);
-      for (let i = 0, at = 0; i < parts.length; i++) {
-        sealedAll.set(parts[i], at);
-        at += parts[i].length;
-      }
+      const { sealedAll } = sealAllInto(payloads, key);
       reply({ id: req.id, ok: true, files: outcomes, sealedAll }, [sealedAll.buffer as ArrayBuffer]);
       return;
     }
