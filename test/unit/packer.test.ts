@@ -244,4 +244,23 @@ describe('compressIfSmaller', () => {
     // restic's prune repacks tree packs that hold uncompressed blobs: trees must stay compressed.
     expect((await compressIfSmaller(tiny, 'auto', 'tree')).compressed).toBe(true);
   });
+
+  it('auto: a large blob whose samples do not compress is kept as it is; any compressible part gets it compressed', async () => {
+    const { compressIfSmaller } = await import('../../src/repository/blob-saver.js');
+    const { randomBytes } = await import('node:crypto');
+    const random = new Uint8Array(randomBytes(1024 * 1024));
+    expect((await compressIfSmaller(random, 'auto', 'data')).compressed).toBe(false);
+    // random except for a compressible middle: the middle sample catches it
+    const mixed = Uint8Array.from(random);
+    mixed.fill(7, 400 * 1024, 600 * 1024);
+    const m = await compressIfSmaller(mixed, 'auto', 'data');
+    expect(m.compressed).toBe(true);
+    expect(m.payload.length).toBeLessThan(mixed.length - 150 * 1024);
+    // compressible only at the end
+    const tail = Uint8Array.from(random);
+    tail.fill(0, tail.length - 100 * 1024);
+    expect((await compressIfSmaller(tail, 'auto', 'data')).compressed).toBe(true);
+    // max tries the whole blob whatever the samples say (and keeps it as it is when it does not shrink)
+    expect((await compressIfSmaller(random, 'max', 'data')).compressed).toBe(false);
+  });
 });
