@@ -30,7 +30,7 @@ import { encodeSnapshotBytes, type Snapshot, type SnapshotSummary } from '../for
 import type { MasterIndex } from '../index/master-index.js';
 import { BlobSaver, type BlobSaverStats } from '../repository/blob-saver.js';
 import { saveUnpacked } from '../repository/index-writer.js';
-import { ChunkAssembler, chunkBytes, chunkFile, chunkStream } from './chunk-reader.js';
+import { ChunkAssembler, ChunkBufferPool, chunkBytes, chunkFile, chunkStream } from './chunk-reader.js';
 import { ExcludeFilter, type ExcludeOptions } from './excludes.js';
 import { addExtendedAttributes, nodeFromStats } from './fs-node.js';
 import { buildTargetTree, resolveTargets, type TargetTree } from './targets.js';
@@ -289,6 +289,8 @@ class ArchiverCore {
   readonly smallFileBytes = new Semaphore((32 * 1024 * 1024) / SMALL_FILE_UNIT);
   private readonly blobConcurrency: number;
   private readonly assemblers: ChunkAssembler[] = [];
+  /** Buffers that chunks of large files are cut into, given back by the saver (see ChunkBufferPool). */
+  private readonly chunkBuffers = new ChunkBufferPool();
   private readonly started = Date.now();
   private timer?: NodeJS.Timeout;
 
@@ -307,6 +309,7 @@ class ArchiverCore {
       packSize: options.packSize,
       uploadConcurrency: options.uploadConcurrency,
       ...(options.writeGate ? { writeGate: options.writeGate } : {}),
+      recycle: (buffer) => this.chunkBuffers.give(buffer),
       dryRun: options.dryRun,
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
     });
@@ -356,7 +359,7 @@ class ArchiverCore {
   }
 
   private takeAssembler(): ChunkAssembler {
-    return this.assemblers.pop() ?? new ChunkAssembler(this.polynomial);
+    return this.assemblers.pop() ?? new ChunkAssembler(this.polynomial, undefined, this.chunkBuffers);
   }
 
   /**

@@ -13,6 +13,38 @@ import { WasmScanner } from '../chunker/wasm-scan.js';
 
 export const READ_SIZE = 1024 * 1024;
 
+/**
+ * Spare buffers for chunks, by power-of-two capacity (a chunk is a view of the smallest spare
+ * that holds it). Cutting each chunk into a fresh allocation cost the reading thread more than
+ * the copy itself (page faults, GC); the blob saver gives buffers back once sealed or known.
+ * At most `perClass` spares per capacity are kept, so memory stays bounded.
+ */
+export class ChunkBufferPool {
+  private readonly spares = new Map<number, ArrayBuffer[]>();
+
+  constructor(private readonly perClass = 8) {}
+
+  private static capacity(n: number): number {
+    return Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
+  }
+
+  /** A view of exactly `n` bytes at the start of a spare (or new) buffer of its capacity class. */
+  take(n: number): Uint8Array {
+    const capacity = ChunkBufferPool.capacity(n);
+    const buffer = this.spares.get(capacity)?.pop() ?? new ArrayBuffer(capacity);
+    return new Uint8Array(buffer, 0, n);
+  }
+
+  /** Takes back a buffer nobody uses any more (only capacities this pool hands out). */
+  give(buffer: ArrayBuffer): void {
+    const capacity = buffer.byteLength;
+    if (capacity !== ChunkBufferPool.capacity(capacity)) return;
+    let list = this.spares.get(capacity);
+    if (!list) this.spares.set(capacity, (list = []));
+    if (list.length < this.perClass) list.push(buffer);
+  }
+}
+
 export class ChunkAssembler {
   private readonly chunker: Chunker;
   /** In a WebAssembly scanner's memory when there is one, so the chunker scans it in place. */
@@ -21,7 +53,8 @@ export class ChunkAssembler {
   private end = 0;
   private scanned = 0;
 
-  constructor(polynomial: Polynomial, chunker?: Chunker) {
+  /** With `buffers`, chunks are cut into its spare buffers instead of fresh allocations. */
+  constructor(polynomial: Polynomial, chunker?: Chunker, private readonly buffers?: ChunkBufferPool) {
     this.chunker = chunker ?? new Chunker(polynomial);
     this.chunker.reset();
     const size = this.chunker.maxSize + 4 * READ_SIZE;
@@ -50,10 +83,18 @@ export class ChunkAssembler {
         this.scanned = this.end;
         break;
       }
-      out.push(Uint8Array.prototype.slice.call(this.buf, this.start, cut));
+      out.push(this.cut(this.start, cut));
       this.start = this.scanned = cut;
     }
     return out;
+  }
+
+  /** A chunk's own copy of buf[from, to). */
+  private cut(from: number, to: number): Uint8Array {
+    if (!this.buffers) return Uint8Array.prototype.slice.call(this.buf, from, to);
+    const chunk = this.buffers.take(to - from);
+    chunk.set(this.buf.subarray(from, to));
+    return chunk;
   }
 
   /** Copies `data` in (in pieces that fit) and returns completed chunks. */
@@ -71,7 +112,7 @@ export class ChunkAssembler {
 
   /** The last (possibly short) chunk, or null when nothing is left. Resets for the next stream. */
   finish(): Uint8Array | null {
-    const rest = this.end > this.start ? Uint8Array.prototype.slice.call(this.buf, this.start, this.end) : null;
+    const rest = this.end > this.start ? this.cut(this.start, this.end) : null;
     this.start = this.end = this.scanned = 0;
     this.chunker.reset();
     return rest;

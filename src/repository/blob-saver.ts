@@ -18,7 +18,7 @@ import { ResticError } from '../errors.js';
 import { idFromBytes, type Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
-import { BlobWorkerPool, defaultWorkerCount, ownsBuffer } from './blob-worker.js';
+import { BlobWorkerPool, defaultWorkerCount } from './blob-worker.js';
 import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
 
 /** What the saver needs from the master index. */
@@ -41,7 +41,7 @@ export interface BlobSaverOptions {
   compression?: CompressionMode;
   /** Target pack size in bytes (default 16 MiB; 4..128 MiB). */
   packSize?: number;
-  /** Packs uploading at once (default 2). */
+  /** Packs being verified and uploaded at once (default 4: verifying and fsync-ing a 16 MiB pack takes longer than filling the next). */
   uploadConcurrency?: number;
   /** Re-read each pack before upload (default true). */
   verify?: boolean;
@@ -52,6 +52,11 @@ export interface BlobSaverOptions {
   workers?: number;
   /** Count and deduplicate, but store nothing. */
   dryRun?: boolean;
+  /**
+   * Receives the ArrayBuffers of blobs saved with `transfer: true` once the saver is done with
+   * them (sealed, or found to be known), so the caller can cut the next chunks into them.
+   */
+  recycle?: (buffer: ArrayBuffer) => void;
   /** No pack or index file is written before this settles (rejection: the saver fails with it). */
   writeGate?: Promise<unknown>;
   /** Thresholds for writing index files (restic's by default). */
@@ -168,7 +173,7 @@ export class BlobSaver {
 
   constructor(private readonly options: BlobSaverOptions) {
     this.packSize = checkPackSize(options.packSize ?? DEFAULT_PACK_SIZE);
-    this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 2);
+    this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 4);
     this.compression = options.compression ?? 'auto';
     if (options.repoVersion < 2 && this.compression !== 'auto' && this.compression !== 'off') {
       throw new ResticError('USAGE', `compression mode ${this.compression} needs repository version 2 (this repository is version ${options.repoVersion})`);
@@ -225,7 +230,7 @@ export class BlobSaver {
       // Large chunks we may move are hashed in a worker (the reading thread is busy chunking);
       // small ones here, where the round trip would cost more than the hash.
       const pool = this.pool?.isReady ? this.pool : undefined;
-      if (pool && options.transfer === true && data.length >= HASH_IN_WORKER_MIN && ownsBuffer(data)) {
+      if (pool && options.transfer === true && data.length >= HASH_IN_WORKER_MIN && !(data.buffer instanceof SharedArrayBuffer)) {
         ({ id, data } = await pool.hash(data));
       } else {
         id = idFromBytes(sha256(data));
@@ -234,20 +239,24 @@ export class BlobSaver {
     if (data.length > 0xffff_ffff - 64) {
       throw new ResticError('FATAL', `blob ${id} is ${data.length} bytes: blobs must be smaller than 4 GiB`);
     }
-    if (!this.options.index.addPending(type, id)) return { id, known: true, sizeInRepo: 0 };
+    if (!this.options.index.addPending(type, id)) {
+      this.giveBack(data, options.transfer === true);
+      return { id, known: true, sizeInRepo: 0 };
+    }
     // With `transfer`, `data` may move to a worker thread (and become unusable): keep its length.
     const length = data.length;
     const level = blobCompression(this.options.repoVersion, this.compression, type, length);
     let sizeInRepo: number;
     if (this.options.dryRun) {
       sizeInRepo = length + 32;
+      this.giveBack(data, options.transfer === true);
     } else {
       let sealed: Uint8Array;
       let compressed: boolean;
       await this.startWorkers();
       // Until (cold-started) workers have loaded, do the work here rather than wait for them.
       const pool = this.pool?.isReady ? this.pool : undefined;
-      let viaPool: { sealed: Uint8Array; compressed: boolean } | undefined;
+      let viaPool: { sealed: Uint8Array; compressed: boolean; returned?: ArrayBuffer } | undefined;
       if (pool) {
         try {
           viaPool = await pool.seal(data, level, type, options.transfer === true);
@@ -257,11 +266,15 @@ export class BlobSaver {
           this.pool = undefined;
         }
       }
-      if (viaPool) ({ sealed, compressed } = viaPool);
-      else {
+      if (viaPool) {
+        ({ sealed, compressed } = viaPool);
+        if (viaPool.returned) this.giveBack(new Uint8Array(viaPool.returned), true);
+        else this.giveBack(data, options.transfer === true); // copied into a batch: still ours
+      } else {
         const c = await compressIfSmaller(data, level, type);
         sealed = seal(this.options.key, c.payload);
         compressed = c.compressed;
+        this.giveBack(data, options.transfer === true);
       }
       this.throwIfFailed();
       sizeInRepo = sealed.length;
@@ -293,6 +306,13 @@ export class BlobSaver {
     await this.addToPack('data', r.id, r.sealed, r.compressed, r.length);
     this.count('data', r.length, r.sealed.length);
     return { kind: 'saved', blob: { id: r.id, known: false, sizeInRepo: r.sealed.length }, length: r.length };
+  }
+
+  /** Hands a blob's buffer to `recycle` when it is ours to give (not detached, not shared). */
+  private giveBack(data: Uint8Array, owned: boolean): void {
+    const buffer = data.buffer;
+    if (!owned || !this.options.recycle || buffer.byteLength === 0 || buffer instanceof SharedArrayBuffer) return;
+    this.options.recycle(buffer as ArrayBuffer);
   }
 
   /** Appends a sealed blob to the open pack of its type; starts the pack's upload when full. */

@@ -66,12 +66,15 @@ function sealAllInto(payloads: Uint8Array[], key: MasterKey): { sealedAll: Uint8
 async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey): Promise<void> {
   switch (req.op) {
     case 'hash':
-      reply({ id: req.id, ok: true, hash: sha256(req.data), data: req.data }, wholeBuffer(req.data));
+      // The data may be a view of a larger buffer the caller owns: it goes back whole.
+      reply({ id: req.id, ok: true, hash: sha256(req.data), data: req.data }, [req.data.buffer as ArrayBuffer]);
       return;
     case 'seal': {
       const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
       const sealed = seal(key, payload);
-      reply({ id: req.id, ok: true, sealed, compressed }, wholeBuffer(sealed));
+      // The plaintext's buffer, if it was moved here, goes back for reuse (seal copied it).
+      const returned = req.data.byteLength >= 64 * 1024 ? (req.data.buffer as ArrayBuffer) : undefined;
+      reply({ id: req.id, ok: true, sealed, compressed, ...(returned ? { returned } : {}) }, returned ? [...wholeBuffer(sealed), returned] : wholeBuffer(sealed));
       return;
     }
     case 'sealBatch': {

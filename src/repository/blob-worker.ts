@@ -34,7 +34,8 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { id: number; ok: true; hash: Uint8Array; data: Uint8Array }
-  | { id: number; ok: true; sealed: Uint8Array; compressed: boolean }
+  /** `returned`: the plaintext's buffer, when it was moved to the worker, back for reuse. */
+  | { id: number; ok: true; sealed: Uint8Array; compressed: boolean; returned?: ArrayBuffer }
   /** The sealed blobs back to back; compressed[i] is 1 when blob i was compressed. */
   | { id: number; ok: true; sealedAll: Uint8Array; sizes: number[]; compressed: Uint8Array }
   /** Per file of a `fileBatch`; the sealed blobs of the `sealed` ones back to back in `sealedAll`. */
@@ -71,8 +72,9 @@ export function defaultWorkerCount(): number {
   return Math.min(4, Math.max(1, availableParallelism()));
 }
 
-export function ownsBuffer(u: Uint8Array): boolean {
-  return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.byteLength >= 64 * 1024 && !(u.buffer instanceof SharedArrayBuffer);
+/** Whether moving `u`'s ArrayBuffer (which the caller owns whole) to a worker beats copying it. */
+function worthMoving(u: Uint8Array): boolean {
+  return u.byteLength >= 64 * 1024 && !(u.buffer instanceof SharedArrayBuffer);
 }
 
 /**
@@ -297,17 +299,23 @@ export class BlobWorkerPool {
   }
 
   /**
-   * Compresses (when `level` is set) and seals. With `transfer`, a buffer that spans its whole
-   * ArrayBuffer moves to the worker without a copy and is unusable afterwards.
+   * Compresses (when `level` is set) and seals. With `transfer` (the caller owns `data`'s whole
+   * ArrayBuffer and gives it up), a large buffer moves to the worker without a copy and comes
+   * back as `returned` for reuse; `data` is unusable afterwards. Without it, `data` is copied.
    */
-  async seal(data: Uint8Array, level: CompressionLevelMode | null, type: BlobType, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean }> {
+  async seal(data: Uint8Array, level: CompressionLevelMode | null, type: BlobType, transfer = false): Promise<{ sealed: Uint8Array; compressed: boolean; returned?: ArrayBuffer }> {
     if (data.length <= BATCH_BLOB_MAX) {
       // Small: copied into the next batch (`data` stays usable; the copy is cheaper than a message).
       return new Promise((resolve, reject) => this.blobBatches.add({ data, level, type, resolve, reject }, data.length));
     }
-    const transferList = transfer && ownsBuffer(data) ? [data.buffer as ArrayBuffer] : [];
-    const r = await this.send({ id: this.nextId++, op: 'seal', data, level, type }, transferList);
-    return r as { sealed: Uint8Array; compressed: boolean };
+    let payload = data;
+    if (!(transfer && worthMoving(data))) {
+      // A structured clone of a view copies its whole ArrayBuffer (a caller's chunk may be a
+      // view of a buffer of any size): copy just the view, and move the copy.
+      payload = data.slice();
+    }
+    const r = await this.send({ id: this.nextId++, op: 'seal', data: payload, level, type }, [payload.buffer as ArrayBuffer]);
+    return r as { sealed: Uint8Array; compressed: boolean; returned?: ArrayBuffer };
   }
 
   /**
@@ -395,12 +403,12 @@ export class BlobWorkerPool {
   }
 
   /**
-   * SHA-256 of a buffer the caller owns (it must span its whole ArrayBuffer): the buffer moves
+   * SHA-256 of a buffer whose whole ArrayBuffer the caller owns: the buffer moves
    * to a worker and comes back, without copies. Returns the hash and the returned buffer (use
    * it instead of `data`, which is detached). Keeps chunk hashing off the reading thread.
    */
   async hash(data: Uint8Array): Promise<{ id: Id; data: Uint8Array }> {
-    if (!ownsBuffer(data)) throw new ResticError('FATAL', 'BlobWorkerPool.hash needs a buffer that owns its ArrayBuffer');
+    if (data.buffer instanceof SharedArrayBuffer) throw new ResticError('FATAL', 'BlobWorkerPool.hash cannot move a SharedArrayBuffer');
     const r = (await this.send({ id: this.nextId++, op: 'hash', data }, [data.buffer as ArrayBuffer])) as { hash: Uint8Array; data: Uint8Array };
     return { id: idFromBytes(r.hash), data: r.data };
   }
