@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chunkBuffer } from '../src/chunker/chunker.js';
 import { chunkStream } from '../src/chunker/stream.js';
+import { ChunkAssembler } from '../src/archiver/chunk-reader.js';
 import { TEST_POLYNOMIAL } from '../src/chunker/polynomial.js';
 
 const MiB = 1024 * 1024;
@@ -107,6 +108,21 @@ async function main(): Promise<void> {
     `  SHA-256 CPU MiB/s in the same runs: median ${median(shaCpu).toFixed(0)}; chunker/SHA-256 ratio: median ${median(ratios).toFixed(3)}, best ${Math.max(...ratios).toFixed(3)}`,
   );
 
+  // 1b. The backup's path: ChunkAssembler copies 4 MiB pieces into its WebAssembly scanner's
+  // memory and scans there with the 64-bit loop (src/chunker/wasm-scan.ts).
+  const wasmCpu: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const asm = new ChunkAssembler(TEST_POLYNOMIAL);
+    const c0 = process.cpuUsage();
+    let n = 0;
+    for (let off = 0; off < data.length; off += 4 * MiB) n += asm.push(data.subarray(off, Math.min(data.length, off + 4 * MiB))).length;
+    if (asm.finish()) n++;
+    const c = process.cpuUsage(c0);
+    if (n !== chunkCount) throw new Error(`WebAssembly path cut ${n} chunks, JavaScript ${chunkCount}`);
+    wasmCpu.push(totalMiB / ((c.user + c.system) / 1e6));
+  }
+  console.log(`  WebAssembly scan via ChunkAssembler (4 MiB pieces, chunks copied out): CPU MiB/s best ${Math.max(...wasmCpu).toFixed(0)}, median ${median(wasmCpu).toFixed(0)}  [${wasmCpu.map((x) => x.toFixed(0)).join(' ')}]`);
+
   // 2. Streaming from disk, in a fresh process so the RSS is the streamer's alone.
   const dir = mkdtempSync(join(tmpdir(), 'restic-ts-bench-chunker-'));
   let stream: Record<string, number> | undefined;
@@ -142,6 +158,7 @@ async function main(): Promise<void> {
       cpuMedian: median(cpu),
       sha256CpuMedian: median(shaCpu),
       chunkerToSha256Median: median(cpu.map((c, r) => c / shaCpu[r])),
+      wasmAssemblerCpuMedian: median(wasmCpu),
       stream,
       loadavg: loadavg(),
     }),
