@@ -8,20 +8,30 @@
  * the two 256-entry tables and a data region, and `ChunkAssembler` reads files straight into
  * that region, so nothing is copied to be scanned.
  *
- * Memory layout: [0, 8) the digest on return (little-endian u64), [1024, 3072) the reduction
- * table M, [3072, 5120) the outgoing-byte table O, data from DATA_OFFSET on.
+ * Memory layout: [0, 8) the digest on return (little-endian u64); five 256-entry u64 tables:
+ * M at 1024, O at 3072, A at 5120, B at 7168, O8 at 9216; data from DATA_OFFSET on.
  *
- * Per byte b at address i (the outgoing byte is the one 64 bytes back, in the same region):
- *   d = ((d << 8) | b) ^ M[d >> 45] ^ O[mem[i − 64]];  cut after i when (d & mask) == 0
+ * One byte b at address i (the outgoing byte is the one 64 bytes back, in the same region):
+ *   d1 = ((d << 8) | b) ^ O[mem[i − 64]] ^ M[d >> 45]
  * which is `scanBody53` in chunker.ts with the two halves joined (degree-53 polynomials only,
- * the split mask within the low 32 bits: every restic repository).
+ * the split mask within the low 32 bits: every restic repository). Each step waits for the
+ * table entry chosen by the previous step's top byte, so the loop is latency-bound. The loop
+ * therefore also computes two bytes ahead straight from d (everything is linear over GF(2)):
+ *   d2 = (((d mod 2^37) << 16) | (b1 << 8) | b2) ^ A[(d >> 37) & 255] ^ B[d >> 45]
+ *        ^ O8[mem[i − 64]] ^ O[mem[i − 63]]
+ * with A[v] = v·x^53 mod P, B[v] = v·x^61 mod P and O8[o] = O[o]·x^8 mod P; d1 is still computed
+ * (off the dependency chain) to test for a cut after the first of the two bytes.
  */
+import { polMod } from './polynomial.js';
 import type { ChunkerTables } from './tables.js';
 
 const TABLE_M = 1024;
 const TABLE_O = 3072;
+const TABLE_A = 5120;
+const TABLE_B = 7168;
+const TABLE_O8 = 9216;
 /** Where the data region starts in the scanner's memory. */
-export const DATA_OFFSET = 8192;
+export const DATA_OFFSET = 16384;
 const PAGE = 65536;
 
 function uleb(n: number): number[] {
@@ -33,6 +43,20 @@ function uleb(n: number): number[] {
     out.push(byte);
   } while (n !== 0);
   return out;
+}
+
+/** Signed LEB128 of a 64-bit constant. */
+function sleb64(v: bigint): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && (byte & 0x40) === 0) || (v === -1n && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
 }
 
 function section(id: number, content: number[]): number[] {
@@ -48,40 +72,71 @@ const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I64_CONST = 0x42;
 const I32_LOAD8_U = 0x2d, I64_LOAD = 0x29, I64_LOAD8_U = 0x31, I64_STORE = 0x37;
 const I32_EQZ = 0x45, I32_GE_U = 0x4f, I32_ADD = 0x6a, I32_SUB = 0x6b, I32_AND = 0x71, I32_SHL = 0x74;
 const I64_OR = 0x84, I64_XOR = 0x85, I64_SHL = 0x86, I64_SHR_U = 0x88, I32_WRAP_I64 = 0xa7, I64_EXTEND_I32_U = 0xad;
-const LOOP = 0x03, IF = 0x04, END = 0x0b, BR = 0x0c, RETURN = 0x0f, UNREACHABLE = 0x00, VOID = 0x40;
+const I64_AND = 0x83;
+const BLOCK = 0x02, LOOP = 0x03, IF = 0x04, END = 0x0b, BR = 0x0c, BR_IF = 0x0d, RETURN = 0x0f, VOID = 0x40;
 const I32 = 0x7f, I64 = 0x7e;
 
 // scan(i, end, hi, lo, mask) -> address after the cut, or -1; the digest is stored at [0, 8).
-const P_I = 0, P_END = 1, P_HI = 2, P_LO = 3, P_MASK = 4, L_D = 5;
+const P_I = 0, P_END = 1, P_HI = 2, P_LO = 3, P_MASK = 4;
+const L_D = 5, L_D1 = 6, L_D2 = 7, L_B1 = 8, L_O1 = 9, L_TOP = 10;
 
-const storeDigest = [I32_CONST, 0, LOCAL_GET, L_D, I64_STORE, 3, 0];
+const storeDigest = (local: number) => [I32_CONST, 0, LOCAL_GET, local, I64_STORE, 3, 0];
+/** `if ((u32(local) & mask) == 0) { store local; return i + plus }` */
+const cutIfZero = (local: number, plus: number) => [
+  LOCAL_GET, local, I32_WRAP_I64, LOCAL_GET, P_MASK, I32_AND, I32_EQZ,
+  IF, VOID, ...storeDigest(local), LOCAL_GET, P_I, ...(plus ? [I32_CONST, plus, I32_ADD] : []), RETURN, END,
+];
+/** d1 = ((d << 8) | b1) ^ O[o1] ^ M[top], with b1, o1 (×8) and top (×8) in their locals. */
+const oneStep = [
+  LOCAL_GET, L_D, I64_CONST, 8, I64_SHL, LOCAL_GET, L_B1, I64_OR,
+  LOCAL_GET, L_O1, I64_LOAD, 3, ...uleb(TABLE_O), I64_XOR,
+  LOCAL_GET, L_TOP, I64_LOAD, 3, ...uleb(TABLE_M), I64_XOR,
+  LOCAL_SET, L_D1,
+];
+/** b1 = mem[i]; o1 = mem[i − 64] × 8; top = (d >> 45) × 8 */
+const loadStepInputs = [
+  LOCAL_GET, P_I, I64_LOAD8_U, 0, 0, LOCAL_SET, L_B1,
+  LOCAL_GET, P_I, I32_CONST, 0xc0, 0x00, I32_SUB, I32_LOAD8_U, 0, 0, I32_CONST, 3, I32_SHL, LOCAL_SET, L_O1,
+  LOCAL_GET, L_D, I64_CONST, 45, I64_SHR_U, I32_WRAP_I64, I32_CONST, 3, I32_SHL, LOCAL_SET, L_TOP,
+];
 
 const body = [
-  ...[1, 1, I64], // one local: d (i64)
+  ...[2, 4, I64, 2, I32], // locals: d, d1, d2, b1 (i64); o1, top (i32)
   // d = (u64(hi) << 32) | u64(lo)
   LOCAL_GET, P_HI, I64_EXTEND_I32_U, I64_CONST, 32, I64_SHL,
   LOCAL_GET, P_LO, I64_EXTEND_I32_U, I64_OR, LOCAL_SET, L_D,
+  BLOCK, VOID,
   LOOP, VOID,
-  // if (i >= end) { store d; return -1 }
-  LOCAL_GET, P_I, LOCAL_GET, P_END, I32_GE_U,
-  IF, VOID, ...storeDigest, I32_CONST, 0x7f, RETURN, END,
-  // d = (((d << 8) | mem[i]) ^ O[mem[i - 64]]) ^ M[d >> 45]: the terms that do not depend on
-  // d's top byte first, so the loop-carried chain is only shift, load, xor.
-  LOCAL_GET, L_D, I64_CONST, 8, I64_SHL,
-  LOCAL_GET, P_I, I64_LOAD8_U, 0, 0, I64_OR,
-  LOCAL_GET, P_I, I32_CONST, 0xc0, 0x00, I32_SUB, I32_LOAD8_U, 0, 0, I32_CONST, 3, I32_SHL,
-  I64_LOAD, 3, ...uleb(TABLE_O), I64_XOR,
-  LOCAL_GET, L_D, I64_CONST, 45, I64_SHR_U, I32_WRAP_I64, I32_CONST, 3, I32_SHL,
-  I64_LOAD, 3, ...uleb(TABLE_M), I64_XOR,
-  LOCAL_SET, L_D,
-  // i++
-  LOCAL_GET, P_I, I32_CONST, 1, I32_ADD, LOCAL_SET, P_I,
-  // if ((u32(d) & mask) == 0) { store d; return i }
-  LOCAL_GET, L_D, I32_WRAP_I64, LOCAL_GET, P_MASK, I32_AND, I32_EQZ,
-  IF, VOID, ...storeDigest, LOCAL_GET, P_I, RETURN, END,
+  // two bytes left at least, else leave for the tail
+  LOCAL_GET, P_I, I32_CONST, 1, I32_ADD, LOCAL_GET, P_END, I32_GE_U, BR_IF, 1,
+  ...loadStepInputs,
+  ...oneStep,
+  // d2 = (((d & (2^37 − 1)) << 16) | (b1 << 8) | mem[i + 1]) ^ O8[o1] ^ O[mem[i − 63]] ^ A[(d >> 37) & 255] ^ B[top]
+  LOCAL_GET, L_D, I64_CONST, ...sleb64((1n << 37n) - 1n), I64_AND, I64_CONST, 16, I64_SHL,
+  LOCAL_GET, L_B1, I64_CONST, 8, I64_SHL, I64_OR,
+  LOCAL_GET, P_I, I64_LOAD8_U, 0, 1, I64_OR,
+  LOCAL_GET, L_O1, I64_LOAD, 3, ...uleb(TABLE_O8), I64_XOR,
+  LOCAL_GET, P_I, I32_CONST, 63, I32_SUB, I32_LOAD8_U, 0, 0, I32_CONST, 3, I32_SHL, I64_LOAD, 3, ...uleb(TABLE_O), I64_XOR,
+  LOCAL_GET, L_D, I64_CONST, 34, I64_SHR_U, I32_WRAP_I64, I32_CONST, ...sleb64(0x7f8n), I32_AND, I64_LOAD, 3, ...uleb(TABLE_A), I64_XOR,
+  LOCAL_GET, L_TOP, I64_LOAD, 3, ...uleb(TABLE_B), I64_XOR,
+  LOCAL_SET, L_D2,
+  // a cut after the first byte wins
+  ...cutIfZero(L_D1, 1),
+  LOCAL_GET, L_D2, LOCAL_SET, L_D,
+  LOCAL_GET, P_I, I32_CONST, 2, I32_ADD, LOCAL_SET, P_I,
+  ...cutIfZero(L_D, 0),
   BR, 0,
-  END,
-  UNREACHABLE,
+  END, // loop
+  END, // block
+  // tail: one byte may be left
+  LOCAL_GET, P_I, LOCAL_GET, P_END, I32_GE_U,
+  IF, VOID, ...storeDigest(L_D), I32_CONST, 0x7f, RETURN, END,
+  ...loadStepInputs,
+  ...oneStep,
+  LOCAL_GET, P_I, I32_CONST, 1, I32_ADD, LOCAL_SET, P_I,
+  ...cutIfZero(L_D1, 0),
+  ...storeDigest(L_D1),
+  I32_CONST, 0x7f,
   END,
 ];
 
@@ -153,12 +208,24 @@ export class WasmScanner {
   useTables(tables: ChunkerTables): void {
     if (this.tables === tables) return;
     const m = new DataView(this.memory.buffer);
-    for (let b = 0; b < 256; b++) {
-      // packed: [4b] out hi, [4b+1] out lo, [4b+2] mod hi, [4b+3] mod lo
-      m.setInt32(TABLE_O + 8 * b, tables.packed[4 * b + 1], true);
-      m.setInt32(TABLE_O + 8 * b + 4, tables.packed[4 * b], true);
-      m.setInt32(TABLE_M + 8 * b, tables.packed[4 * b + 3], true);
-      m.setInt32(TABLE_M + 8 * b + 4, tables.packed[4 * b + 2], true);
+    const put = (at: number, v: bigint) => m.setBigUint64(at, v, true);
+    const u64 = (hi: number, lo: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const low53 = (1n << 53n) - 1n;
+    const A: bigint[] = [];
+    for (let v = 0; v < 256; v++) {
+      // packed: [4v] out hi, [4v+1] out lo, [4v+2] mod hi, [4v+3] mod lo
+      const mod = u64(tables.packed[4 * v + 2], tables.packed[4 * v + 3]);
+      put(TABLE_O + 8 * v, u64(tables.packed[4 * v], tables.packed[4 * v + 1]));
+      put(TABLE_M + 8 * v, mod);
+      // M[v] cancels the byte shifted above bit 52 and adds its reduction: A[v] is the reduction alone.
+      A.push(mod ^ (BigInt(v) << 53n));
+      put(TABLE_A + 8 * v, A[v]);
+      put(TABLE_B + 8 * v, polMod(BigInt(v) << 61n, tables.polynomial));
+    }
+    for (let o = 0; o < 256; o++) {
+      const out = m.getBigUint64(TABLE_O + 8 * o, true);
+      // O[o]·x^8 mod P: shift, then reduce the byte pushed above bit 52
+      put(TABLE_O8 + 8 * o, ((out << 8n) & low53) ^ A[Number(out >> 45n)]);
     }
     this.tables = tables;
   }
