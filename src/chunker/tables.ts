@@ -47,12 +47,29 @@ export function chunkerTables(pol: Polynomial): ChunkerTables {
   }
   const shift = 53 - k;
   const scaled = pol << BigInt(shift);
+  // Both entries are linear in b over GF(2) (entry(a ^ b) = entry(a) ^ entry(b)), so only the
+  // eight single-bit bytes need polynomial arithmetic; every other entry is an XOR of those.
+  // (Computing all 256 directly took ~40 ms of BigInt work at every start.)
+  const outBits: bigint[] = [];
+  const modBits: bigint[] = [];
+  for (let bit = 0; bit < 8; bit++) {
+    // restic's out[b] = b·x^(8·63) mod P; we store it already multiplied by x^8 (see above).
+    outBits.push(polMod(outgoing(1 << bit, pol) << 8n, pol) << BigInt(shift));
+    const top = 1n << BigInt(53 + bit);
+    modBits.push(polMod(top, scaled) | top);
+  }
   const packed = new Int32Array(256 * 4);
   for (let b = 0; b < 256; b++) {
-    // restic's out[b] = b·x^(8·63) mod P; we store it already multiplied by x^8 (see above).
-    const [outHi, outLo] = hiLo(polMod(outgoing(b, pol) << 8n, pol) << BigInt(shift));
-    const top = BigInt(b) << 53n;
-    const [modHi, modLo] = hiLo(polMod(top, scaled) | top);
+    let out = 0n;
+    let mod = 0n;
+    for (let bit = 0; bit < 8; bit++) {
+      if ((b >> bit) & 1) {
+        out ^= outBits[bit];
+        mod ^= modBits[bit];
+      }
+    }
+    const [outHi, outLo] = hiLo(out);
+    const [modHi, modLo] = hiLo(mod);
     packed[4 * b] = outHi;
     packed[4 * b + 1] = outLo;
     packed[4 * b + 2] = modHi;

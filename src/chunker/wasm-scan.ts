@@ -220,7 +220,13 @@ export class WasmScanner {
       // M[v] cancels the byte shifted above bit 52 and adds its reduction: A[v] is the reduction alone.
       A.push(mod ^ (BigInt(v) << 53n));
       put(TABLE_A + 8 * v, A[v]);
-      put(TABLE_B + 8 * v, polMod(BigInt(v) << 61n, tables.polynomial));
+    }
+    // B[v] = v·x^61 mod P, linear in v: eight reductions, XORed together for the rest.
+    const bBits = Array.from({ length: 8 }, (_, bit) => polMod(1n << BigInt(61 + bit), tables.polynomial));
+    for (let v = 0; v < 256; v++) {
+      let b = 0n;
+      for (let bit = 0; bit < 8; bit++) if ((v >> bit) & 1) b ^= bBits[bit];
+      put(TABLE_B + 8 * v, b);
     }
     for (let o = 0; o < 256; o++) {
       const out = m.getBigUint64(TABLE_O + 8 * o, true);
