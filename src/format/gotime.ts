@@ -185,6 +185,34 @@ function formatOffset(offsetSeconds: number): string {
   return `${sign}${pad(Math.floor(abs / 3600), 2)}:${pad(Math.floor((abs % 3600) / 60), 2)}`;
 }
 
+/**
+ * The local zone's UTC offset at an instant. Asking `Date` costs microseconds and a backup asks
+ * twice per file, so offsets are cached per 15-minute span — but only for spans whose start and
+ * end have the same offset (a span with a zone transition inside is always computed exactly).
+ */
+const OFFSET_SPAN_MS = 15 * 60 * 1000;
+const offsetCache = new Map<number, number>();
+
+function offsetAtMs(ms: number): number {
+  return -new Date(ms).getTimezoneOffset() * 60;
+}
+
+let offsetCacheZone: string | undefined;
+
 function localOffsetSeconds(ns: bigint): number {
-  return -new Date(Number(ns / 1_000_000n)).getTimezoneOffset() * 60;
+  // Node applies a TZ assigned at run time: the cache belongs to one zone.
+  const zone = process.env.TZ;
+  if (zone !== offsetCacheZone) {
+    offsetCache.clear();
+    offsetCacheZone = zone;
+  }
+  const ms = Number(ns / 1_000_000n);
+  const span = Math.floor(ms / OFFSET_SPAN_MS);
+  const cached = offsetCache.get(span);
+  if (cached !== undefined) return cached;
+  const start = offsetAtMs(span * OFFSET_SPAN_MS);
+  if (start !== offsetAtMs((span + 1) * OFFSET_SPAN_MS - 1)) return offsetAtMs(ms);
+  if (offsetCache.size >= 4096) offsetCache.clear();
+  offsetCache.set(span, start);
+  return start;
 }

@@ -35,4 +35,33 @@ describe('GoTime', () => {
       expect(() => GoTime.parse(bad), bad).toThrow(/out of range/);
     }
   });
+
+  it('local offsets from the per-span cache equal those of Date, around zone transitions too', () => {
+    const saved = process.env.TZ;
+    try {
+      for (const tz of ['Europe/Amsterdam', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'UTC']) {
+        process.env.TZ = tz; // Node re-reads the zone when TZ is assigned (and the cache is dropped)
+        const direct = (ms: number) => -new Date(ms).getTimezoneOffset() * 60;
+        // first an instant the previous zone left in the cache (see the end of the loop)
+        const instants: number[] = [Date.UTC(2024, 6, 1)];
+        let x = 0x2545f491;
+        for (let i = 0; i < 3000; i++) {
+          x = (x * 1103515245 + 12345) % 2 ** 31;
+          instants.push(Math.floor((x / 2 ** 31) * 6.3e12) - 2.2e12); // 1900..2100
+        }
+        // every hour of 1937 (Amsterdam's odd-second LMT change) and of 2024 (DST changes), ±1 s
+        for (const year of [1937, 2024]) {
+          for (let ms = Date.UTC(year, 0, 1); ms < Date.UTC(year + 1, 0, 1); ms += 3_600_000) instants.push(ms - 1000, ms, ms + 1000);
+        }
+        for (const ms of instants) {
+          const got = GoTime.fromUnixNanos(BigInt(ms) * 1_000_000n).offsetSeconds;
+          if (got !== direct(ms)) expect({ tz, ms, got }).toEqual({ tz, ms, got: direct(ms) });
+        }
+        GoTime.fromUnixNanos(BigInt(Date.UTC(2024, 6, 1)) * 1_000_000n); // cached for the next zone
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
 });
