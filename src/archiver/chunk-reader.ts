@@ -17,12 +17,14 @@ export const READ_SIZE = 1024 * 1024;
  * Spare buffers for chunks, by power-of-two capacity (a chunk is a view of the smallest spare
  * that holds it). Cutting each chunk into a fresh allocation cost the reading thread more than
  * the copy itself (page faults, GC); the blob saver gives buffers back once sealed or known.
- * At most `perClass` spares per capacity are kept, so memory stays bounded.
+ * Spares are kept up to `maxBytes` in all (16 MiB: the chunks of two files in flight, at
+ * restic's average chunk size), so memory stays bounded.
  */
 export class ChunkBufferPool {
   private readonly spares = new Map<number, ArrayBuffer[]>();
+  private spareBytes = 0;
 
-  constructor(private readonly perClass = 8) {}
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
 
   private static capacity(n: number): number {
     return Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
@@ -31,17 +33,20 @@ export class ChunkBufferPool {
   /** A view of exactly `n` bytes at the start of a spare (or new) buffer of its capacity class. */
   take(n: number): Uint8Array {
     const capacity = ChunkBufferPool.capacity(n);
-    const buffer = this.spares.get(capacity)?.pop() ?? new ArrayBuffer(capacity);
-    return new Uint8Array(buffer, 0, n);
+    const spare = this.spares.get(capacity)?.pop();
+    if (spare) this.spareBytes -= capacity;
+    return new Uint8Array(spare ?? new ArrayBuffer(capacity), 0, n);
   }
 
   /** Takes back a buffer nobody uses any more (only capacities this pool hands out). */
   give(buffer: ArrayBuffer): void {
     const capacity = buffer.byteLength;
     if (capacity !== ChunkBufferPool.capacity(capacity)) return;
+    if (this.spareBytes + capacity > this.maxBytes) return;
     let list = this.spares.get(capacity);
     if (!list) this.spares.set(capacity, (list = []));
-    if (list.length < this.perClass) list.push(buffer);
+    list.push(buffer);
+    this.spareBytes += capacity;
   }
 }
 
