@@ -86,6 +86,7 @@ export {
   type VirtualEntry,
   type VirtualMeta,
 } from './archiver/archiver.js';
+export { prestartBlobWorkers } from './repository/blob-worker.js';
 export { acquireLock, removeLocks, RepositoryLock, type LockOptions, type LockStore, type UnlockResult } from './repository/lock.js';
 export { addKey, changePassword, findKeyId, removeKey, type AddKeyOptions } from './maintenance/keys.js';
 export { forget, removeSnapshots, type ForgetGroupResult, type ForgetOptions, type ForgetResult, type IdentifiedSnapshot } from './maintenance/forget.js';

@@ -84,7 +84,7 @@ const DOCUMENTED_VALUES: Record<string, string[]> = {
   ],
   repository: ['Repository', 'initRepository', 'acquireLock', 'removeLocks', 'RepositoryLock'],
   read: ['findNode', 'pathText', 'streamFileContent', 'walkTree', 'dumpFile', 'dumpTreeAsTar', 'resolveDumpTarget', 'restoreTree', 'findInSnapshot', 'computeStats'],
-  write: ['backup', 'backupStream', 'backupTree'],
+  write: ['backup', 'backupStream', 'backupTree', 'prestartBlobWorkers'],
   maintenance: [
     'addKey',
     'changePassword',
