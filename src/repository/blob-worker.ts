@@ -185,6 +185,8 @@ interface FileBatchItem {
   reject: (e: unknown) => void;
 }
 
+const POOL_CLOSED = (): ResticError => new ResticError('FATAL', 'the blob worker pool was closed');
+
 export class BlobWorkerPool {
   private readonly blobBatches = new BatchQueue<BlobBatchItem>((items) => this.sendBlobBatch(items));
   /** Files of one compression level per batch (a backup uses one level throughout). */
@@ -253,7 +255,7 @@ export class BlobWorkerPool {
         this.fail(err);
       });
       worker.on('exit', (code) => {
-        const err = new ResticError('FATAL', `blob worker thread exited with code ${code}`);
+        const err = this.closing ? POOL_CLOSED() : new ResticError('FATAL', `blob worker thread exited with code ${code}`);
         markFailed(err);
         if (code !== 0 && !this.closing) this.fail(err);
       });
@@ -430,5 +432,8 @@ export class BlobWorkerPool {
     this.closing = true;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
     this.workers.length = 0;
+    // Requests still out (a backup that failed elsewhere) must not wait forever for a reply;
+    // later requests fail at once.
+    this.fail(POOL_CLOSED());
   }
 }

@@ -54,6 +54,16 @@ describe('blob worker pool', () => {
     }
   });
 
+  it('closing the pool fails what is still queued or out instead of leaving it waiting', async () => {
+    const other = new BlobWorkerPool(key, 1);
+    const queued = other.seal(Buffer.from('queued for the next batch'), null, 'data');
+    const file = other.sealFile(Buffer.from(path.join(dir, 'text')), 10, 'auto');
+    await other.close();
+    await expect(queued).rejects.toThrow(/closed/);
+    await expect(file).rejects.toThrow(/closed/);
+    await expect(other.seal(Buffer.from('later'), null, 'data')).rejects.toThrow(/closed/);
+  });
+
   it('seals many small blobs in batches; the caller keeps its buffers', async () => {
     const blobs = Array.from({ length: 200 }, (_, i) => Buffer.from(`blob ${i} `.repeat(i + 1)));
     const sealed = await Promise.all(blobs.map((b) => pool.seal(b, null, 'data', true)));
