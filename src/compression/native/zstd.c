@@ -18,6 +18,7 @@
  * that grows with the output, and decoding stops with an error at maxOutput + 1 bytes.
  */
 #include <node_api.h>
+#include "napi-bytes.h"
 #include <uv.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,10 +107,6 @@ static void pool_give(ContextPool *p, Contexts *c) {
   free_contexts(c);
 }
 
-typedef struct {
-  uint8_t *data;
-  size_t length;
-} Bytes;
 
 /* Result of a compress or decompress step: malloc'd output, or an error message. */
 typedef struct {
@@ -137,24 +134,6 @@ static ZstdState *get_state(napi_env env) {
   return (ZstdState *)data;
 }
 
-static int get_bytes(napi_env env, napi_value value, const char *name, Bytes *out) {
-  bool is_typed = false;
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_is_typedarray(env, value, &is_typed) == napi_ok && is_typed)
-    napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL);
-  if (!is_typed || type != napi_uint8_array) {
-    char message[100];
-    snprintf(message, sizeof message, "%s must be a Uint8Array", name);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  out->data = (uint8_t *)data;
-  out->length = length;
-  return 1;
-}
-
 static int get_count(napi_env env, napi_value value, const char *name, double min, double max, double *out) {
   double number = 0;
   if (napi_get_value_double(env, value, &number) != napi_ok || number != number || number < min || number > max ||
@@ -168,35 +147,11 @@ static int get_count(napi_env env, napi_value value, const char *name, double mi
   return 1;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
-  size_t argc = count;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < count) {
-    napi_throw_type_error(env, NULL, "too few arguments");
-    return 0;
-  }
-  return 1;
-}
-
-/* A plain Uint8Array owning its whole (uninitialised) ArrayBuffer of `length` bytes. */
-static napi_value new_bytes(napi_env env, size_t length, uint8_t **data) {
-  napi_value node_buffer, array_buffer, array;
-  void *raw = NULL;
-  if (napi_create_buffer(env, length, &raw, &node_buffer) != napi_ok) return NULL;
-  if (napi_get_typedarray_info(env, node_buffer, NULL, NULL, NULL, &array_buffer, NULL) != napi_ok) return NULL;
-  if (napi_create_typedarray(env, napi_uint8_array, length, array_buffer, 0, &array) != napi_ok) return NULL;
-  *data = (uint8_t *)raw;
-  return array;
-}
-
 /* A plain Uint8Array owning its whole ArrayBuffer, holding a copy of `length` bytes. */
 static napi_value new_bytes_copy(napi_env env, const uint8_t *source, size_t length) {
-  napi_value node_buffer, array_buffer, array;
-  void *raw = NULL;
-  if (napi_create_buffer(env, length, &raw, &node_buffer) != napi_ok) return NULL;
-  if (length > 0) memcpy(raw, source, length);
-  if (napi_get_typedarray_info(env, node_buffer, NULL, NULL, NULL, &array_buffer, NULL) != napi_ok) return NULL;
-  if (napi_create_typedarray(env, napi_uint8_array, length, array_buffer, 0, &array) != napi_ok) return NULL;
+  uint8_t *data = NULL;
+  napi_value array = new_bytes(env, length, &data);
+  if (array != NULL && length > 0) memcpy(data, source, length);
   return array;
 }
 
@@ -336,7 +291,7 @@ static napi_value js_compress(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes src;
   double level;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "data", &src) ||
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
       !get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), &level))
     return NULL;
   ZstdState *s = get_state(env);
@@ -367,7 +322,7 @@ static napi_value js_decompress(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes src;
   double max_output;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "data", &src) ||
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
       !get_count(env, argv[1], "maxOutput", 0, 9007199254740991.0, &max_output))
     return NULL;
   ZstdState *s = get_state(env);
@@ -503,7 +458,7 @@ static napi_value js_compress_async(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes src;
   double level;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "data", &src) ||
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
       !get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), &level))
     return NULL;
   Job *job = calloc(1, sizeof *job);
@@ -521,7 +476,7 @@ static napi_value js_decompress_async(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes src;
   double max_output;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "data", &src) ||
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
       !get_count(env, argv[1], "maxOutput", 0, 9007199254740991.0, &max_output))
     return NULL;
   Job *job = calloc(1, sizeof *job);

@@ -2,9 +2,22 @@
   "targets": [
     {
       "target_name": "seal",
-      "sources": ["seal.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "defines": ["NAPI_VERSION=8", "OPENSSL_API_COMPAT=30000"]
+      "sources": [
+        "seal.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "OPENSSL_API_COMPAT=30000"
+      ],
+      "include_dirs": [
+        "../../platform"
+      ]
     }
   ]
 }

@@ -18,6 +18,7 @@
  * hold IV and MAC); arguments of the wrong type or size throw a TypeError/RangeError here.
  */
 #include <node_api.h>
+#include "napi-bytes.h"
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -53,10 +54,6 @@ typedef struct {
   size_t iv_pool_used;
 } SealState;
 
-typedef struct {
-  uint8_t *data;
-  size_t length;
-} Bytes;
 
 static void free_state(SealState *s) {
   if (s == NULL) return;
@@ -91,62 +88,6 @@ static SealState *get_state(napi_env env) {
   void *data = NULL;
   if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
   return (SealState *)data;
-}
-
-/* Reads argument `index` as a Uint8Array (Buffer included); `want` >= 0 demands that length. */
-static int get_bytes(napi_env env, napi_value value, const char *name, long want, Bytes *out) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) {
-    char message[128];
-    snprintf(message, sizeof message, "%s must be a Uint8Array", name);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_uint8_array) {
-    char message[128];
-    snprintf(message, sizeof message, "%s must be a Uint8Array", name);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  if (want >= 0 && length != (size_t)want) {
-    char message[128];
-    snprintf(message, sizeof message, "%s must be %ld bytes, got %zu", name, want, length);
-    napi_throw_range_error(env, NULL, message);
-    return 0;
-  }
-  out->data = (uint8_t *)data;
-  out->length = length;
-  return 1;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
-  size_t argc = count;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < count) {
-    napi_throw_type_error(env, NULL, "too few arguments");
-    return 0;
-  }
-  return 1;
-}
-
-/*
- * A new Uint8Array of `length` bytes that owns its whole ArrayBuffer (so it can be transferred to
- * another thread). The memory comes from napi_create_buffer, which does not zero it (the caller
- * overwrites every byte): zeroing a fresh ArrayBuffer costs as much as sealing a small blob. The
- * Buffer is re-wrapped as a plain Uint8Array, the type the pure implementations return.
- */
-static napi_value new_bytes(napi_env env, size_t length, uint8_t **data) {
-  napi_value node_buffer, array_buffer, array;
-  void *raw = NULL;
-  if (napi_create_buffer(env, length, &raw, &node_buffer) != napi_ok) return NULL;
-  if (napi_get_typedarray_info(env, node_buffer, NULL, NULL, NULL, &array_buffer, NULL) != napi_ok) return NULL;
-  if (napi_create_typedarray(env, napi_uint8_array, length, array_buffer, 0, &array) != napi_ok) return NULL;
-  *data = (uint8_t *)raw;
-  return array;
 }
 
 static int is_zero(const uint8_t *bytes, size_t length) {
@@ -248,8 +189,8 @@ static napi_value seal_to(napi_env env, SealState *s, const Bytes *enc, const By
 }
 
 static int get_key(napi_env env, napi_value *argv, Bytes *enc, Bytes *mac_k, Bytes *mac_r) {
-  return get_bytes(env, argv[0], "encrypt key", 32, enc) && get_bytes(env, argv[1], "macK", 16, mac_k) &&
-         get_bytes(env, argv[2], "macR", 16, mac_r);
+  return get_bytes_sized(env, argv[0], "encrypt key", 32, enc) && get_bytes_sized(env, argv[1], "macK", 16, mac_k) &&
+         get_bytes_sized(env, argv[2], "macR", 16, mac_r);
 }
 
 /* seal(encrypt, macK, macR, plaintext) -> Uint8Array: IV || ciphertext || tag with a random IV. */
@@ -257,7 +198,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   Bytes enc, mac_k, mac_r, plain;
   if (!get_args(env, info, 4, argv) || !get_key(env, argv, &enc, &mac_k, &mac_r) ||
-      !get_bytes(env, argv[3], "plaintext", -1, &plain))
+      !get_bytes_sized(env, argv[3], "plaintext", -1, &plain))
     return NULL;
   SealState *s = get_state(env);
   uint8_t iv[IV_SIZE];
@@ -274,7 +215,7 @@ static napi_value js_seal_with_iv(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   Bytes enc, mac_k, mac_r, iv, plain;
   if (!get_args(env, info, 5, argv) || !get_key(env, argv, &enc, &mac_k, &mac_r) ||
-      !get_bytes(env, argv[3], "iv", IV_SIZE, &iv) || !get_bytes(env, argv[4], "plaintext", -1, &plain))
+      !get_bytes_sized(env, argv[3], "iv", IV_SIZE, &iv) || !get_bytes_sized(env, argv[4], "plaintext", -1, &plain))
     return NULL;
   SealState *s = get_state(env);
   uint8_t iv_copy[IV_SIZE];
@@ -295,7 +236,7 @@ static napi_value js_seal_into(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   Bytes enc, mac_k, mac_r, plain, out;
   if (!get_args(env, info, 6, argv) || !get_key(env, argv, &enc, &mac_k, &mac_r) ||
-      !get_bytes(env, argv[3], "plaintext", -1, &plain) || !get_bytes(env, argv[4], "out", -1, &out))
+      !get_bytes_sized(env, argv[3], "plaintext", -1, &plain) || !get_bytes_sized(env, argv[4], "out", -1, &out))
     return NULL;
   double offset_number = 0;
   if (napi_get_value_double(env, argv[5], &offset_number) != napi_ok || offset_number < 0 ||
@@ -326,9 +267,9 @@ static napi_value js_seal_into(napi_env env, napi_callback_info info) {
 static napi_value js_compute_mac(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   Bytes mac_k, mac_r, iv, ciphertext;
-  if (!get_args(env, info, 4, argv) || !get_bytes(env, argv[0], "macK", 16, &mac_k) ||
-      !get_bytes(env, argv[1], "macR", 16, &mac_r) || !get_bytes(env, argv[2], "iv", IV_SIZE, &iv) ||
-      !get_bytes(env, argv[3], "ciphertext", -1, &ciphertext))
+  if (!get_args(env, info, 4, argv) || !get_bytes_sized(env, argv[0], "macK", 16, &mac_k) ||
+      !get_bytes_sized(env, argv[1], "macR", 16, &mac_r) || !get_bytes_sized(env, argv[2], "iv", IV_SIZE, &iv) ||
+      !get_bytes_sized(env, argv[3], "ciphertext", -1, &ciphertext))
     return NULL;
   SealState *s = get_state(env);
   uint8_t *tag = NULL;
@@ -351,7 +292,7 @@ static int check_mac(SealState *s, const Bytes *mac_k, const Bytes *mac_r, const
 }
 
 static int get_sealed(napi_env env, napi_value value, Bytes *sealed) {
-  if (!get_bytes(env, value, "sealed", -1, sealed)) return 0;
+  if (!get_bytes_sized(env, value, "sealed", -1, sealed)) return 0;
   if (sealed->length < SEAL_OVERHEAD) {
     napi_throw_range_error(env, NULL, "sealed data is shorter than IV and MAC");
     return 0;
@@ -363,8 +304,8 @@ static int get_sealed(napi_env env, napi_value value, Bytes *sealed) {
 static napi_value js_verify(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   Bytes mac_k, mac_r, sealed;
-  if (!get_args(env, info, 3, argv) || !get_bytes(env, argv[0], "macK", 16, &mac_k) ||
-      !get_bytes(env, argv[1], "macR", 16, &mac_r) || !get_sealed(env, argv[2], &sealed))
+  if (!get_args(env, info, 3, argv) || !get_bytes_sized(env, argv[0], "macK", 16, &mac_k) ||
+      !get_bytes_sized(env, argv[1], "macR", 16, &mac_r) || !get_sealed(env, argv[2], &sealed))
     return NULL;
   int valid = 0;
   if (!check_mac(get_state(env), &mac_k, &mac_r, &sealed, &valid)) return throw_openssl(env, "Poly1305");
@@ -412,8 +353,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 static napi_value js_poly1305(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes message, key;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "message", -1, &message) ||
-      !get_bytes(env, argv[1], "key", 32, &key))
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "message", -1, &message) ||
+      !get_bytes_sized(env, argv[1], "key", 32, &key))
     return NULL;
   SealState *s = get_state(env);
   uint8_t *tag = NULL;
@@ -428,8 +369,8 @@ static napi_value js_poly1305(napi_env env, napi_callback_info info) {
 static napi_value js_aes256_ctr(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   Bytes key, iv, data;
-  if (!get_args(env, info, 3, argv) || !get_bytes(env, argv[0], "key", 32, &key) ||
-      !get_bytes(env, argv[1], "iv", IV_SIZE, &iv) || !get_bytes(env, argv[2], "data", -1, &data))
+  if (!get_args(env, info, 3, argv) || !get_bytes_sized(env, argv[0], "key", 32, &key) ||
+      !get_bytes_sized(env, argv[1], "iv", IV_SIZE, &iv) || !get_bytes_sized(env, argv[2], "data", -1, &data))
     return NULL;
   SealState *s = get_state(env);
   uint8_t *out = NULL;
@@ -443,8 +384,8 @@ static napi_value js_aes256_ctr(napi_env env, napi_callback_info info) {
 static napi_value js_aes128_encrypt_block(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Bytes key, block;
-  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], "key", 16, &key) ||
-      !get_bytes(env, argv[1], "block", 16, &block))
+  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "key", 16, &key) ||
+      !get_bytes_sized(env, argv[1], "block", 16, &block))
     return NULL;
   SealState *s = get_state(env);
   uint8_t *out = NULL;
