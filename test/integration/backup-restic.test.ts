@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { latestSnapshot, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 const env = { RESTIC_PASSWORD: TEST_PASSWORD, TZ: 'UTC' };
 
@@ -114,23 +114,6 @@ function blobSet(repo: string, type: 'data' | 'tree'): Set<string> {
   return out;
 }
 
-function latestSnapshot(repo: string): { id: string; tree: string } {
-  const list = JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as { id: string; tree: string; time: string }[];
-  list.sort((x, y) => (x.time < y.time ? -1 : 1));
-  return list[list.length - 1];
-}
-
-/** Tree ID of the directory at absolute path `abs` inside snapshot tree `root`. */
-function subtreeOf(repo: string, root: string, abs: string): string {
-  let tree = root;
-  for (const comp of abs.split('/').filter((c) => c)) {
-    const nodes = JSON.parse(restic(['cat', 'blob', tree], { repo }).stdout).nodes as { name: string; subtree?: string }[];
-    const node = nodes.find((n) => n.name === comp);
-    if (!node?.subtree) throw new Error(`no directory ${comp} in tree ${tree}`);
-    tree = node.subtree;
-  }
-  return tree;
-}
 
 async function oursOk(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
   const r = await ours(args, { ...env, ...extraEnv });

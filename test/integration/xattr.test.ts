@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xattrSupport } from '../../src/platform/xattr.js';
 import { ours } from '../support/cli.js';
-import { makeResticRepo, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { latestSnapshot, makeResticRepo, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 const env = { RESTIC_PASSWORD: TEST_PASSWORD, TZ: 'UTC' };
 const support = xattrSupport();
@@ -107,23 +107,6 @@ async function oursOk(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-function latestSnapshot(repo: string): { id: string; tree: string } {
-  const list = JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as { id: string; tree: string; time: string }[];
-  list.sort((x, y) => (x.time < y.time ? -1 : 1));
-  return list[list.length - 1];
-}
-
-/** Tree ID of the directory at absolute path `abs` inside snapshot tree `root`. */
-function subtreeOf(repo: string, root: string, abs: string): string {
-  let tree = root;
-  for (const comp of abs.split('/').filter((c) => c)) {
-    const nodes = JSON.parse(restic(['cat', 'blob', tree], { repo }).stdout).nodes as { name: string; subtree?: string }[];
-    const node = nodes.find((n) => n.name === comp);
-    if (!node?.subtree) throw new Error(`no directory ${comp} in tree ${tree}`);
-    tree = node.subtree;
-  }
-  return tree;
-}
 
 function treeBlobs(repo: string): Set<string> {
   const ids = restic(['list', 'blobs'], { repo })

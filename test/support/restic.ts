@@ -192,3 +192,22 @@ export async function cheapenKeys(
     await backend.close();
   }
 }
+
+/** The newest snapshot of `repo`, as restic lists it. */
+export function latestSnapshot(repo: string): { id: string; tree: string } {
+  const list = JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as { id: string; tree: string; time: string }[];
+  list.sort((x, y) => (x.time < y.time ? -1 : 1));
+  return list[list.length - 1];
+}
+
+/** Tree ID of the directory at absolute path `abs` inside snapshot tree `root` (read by restic). */
+export function subtreeOf(repo: string, root: string, abs: string): string {
+  let tree = root;
+  for (const comp of abs.split('/').filter((c) => c)) {
+    const nodes = JSON.parse(restic(['cat', 'blob', tree], { repo }).stdout).nodes as { name: string; subtree?: string }[];
+    const node = nodes.find((n) => n.name === comp);
+    if (!node?.subtree) throw new Error(`no directory ${comp} in tree ${tree}`);
+    tree = node.subtree;
+  }
+  return tree;
+}

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compress, compressionImplementation, decompress, inspectFrames, libzstdStatus } from '../../src/compression/index.js';
 import { libzstd, libzstdBinding, nativeZstd, wasmZstd } from '../../src/compression/implementations.js';
 import { isResticError } from '../../src/errors.js';
+import { seededBytes } from '../support/source-tree.js';
 
 /** Compressible, deterministic text of `n` bytes. */
 function text(n: number, seed = 7): Uint8Array {
@@ -26,17 +27,7 @@ function text(n: number, seed = 7): Uint8Array {
 
 /** Deterministic noise (incompressible) of `n` bytes. */
 function noise(n: number, seed = 99): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return seededBytes(seed, n);
 }
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
