@@ -251,15 +251,21 @@ static napi_value llist(napi_env env, napi_callback_info info) {
   return names;
 }
 
+/* argv[0] and argv[1] as the NUL-terminated path and attribute name (both freed on failure). */
+static int get_path_and_name(napi_env env, napi_value *argv, c_string *path, c_string *name) {
+  if (!get_bytes_arg(env, argv[0], "path", path)) return 0;
+  if (!get_bytes_arg(env, argv[1], "name", name)) {
+    c_string_free(path);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value lget(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
   c_string path, name;
-  if (!get_bytes_arg(env, argv[0], "path", &path)) return NULL;
-  if (!get_bytes_arg(env, argv[1], "name", &name)) {
-    c_string_free(&path);
-    return NULL;
-  }
+  if (!get_path_and_name(env, argv, &path, &name)) return NULL;
 
   char stack[STACK_BUFFER];
   char *value = NULL;
@@ -284,11 +290,7 @@ static napi_value lset(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
   c_string path, name;
-  if (!get_bytes_arg(env, argv[0], "path", &path)) return NULL;
-  if (!get_bytes_arg(env, argv[1], "name", &name)) {
-    c_string_free(&path);
-    return NULL;
-  }
+  if (!get_path_and_name(env, argv, &path, &name)) return NULL;
   /* the value is binary: NUL bytes allowed, no copy needed */
   bool is_typedarray = false;
   napi_typedarray_type type;
