@@ -68,3 +68,18 @@ export async function repoWithBackups(
   }
   return made;
 }
+
+/** Compressible, deterministic text of `n` bytes (restic-ish words and numbers; zstd ~3x). */
+export function compressibleText(n: number, seed = 12345): Uint8Array {
+  const words = ['restic', 'backup', 'snapshot', 'tree', 'blob', 'pack', 'index', '{"name":', '"mode":420,', '\n'];
+  const parts: string[] = [];
+  let x = seed;
+  let len = 0;
+  while (len < n) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    const w = words[x % words.length]! + (x % 97);
+    parts.push(w);
+    len += w.length;
+  }
+  return new TextEncoder().encode(parts.join(' ')).subarray(0, n);
+}

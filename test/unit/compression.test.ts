@@ -10,19 +10,10 @@ import {
 } from '../../src/compression/index.js';
 import { nativeZstd, wasmZstd } from '../../src/compression/implementations.js';
 import { isResticError } from '../../src/errors.js';
+import { compressibleText } from '../support/source-tree.js';
 
 function sample(n: number): Uint8Array {
-  const words = ['restic', 'backup', 'snapshot', 'tree', 'blob', 'pack', 'index', '{"name":', '"mode":420,', '\n'];
-  const parts: string[] = [];
-  let x = 12345;
-  let len = 0;
-  while (len < n) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    const w = words[x % words.length]! + (x % 97);
-    parts.push(w);
-    len += w.length;
-  }
-  return new TextEncoder().encode(parts.join(' ')).subarray(0, n);
+  return compressibleText(n);
 }
 
 async function expectCorrupt(p: Promise<unknown>, re: RegExp): Promise<void> {

@@ -8,21 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { compress, compressionImplementation, decompress, inspectFrames, libzstdStatus } from '../../src/compression/index.js';
 import { libzstd, libzstdBinding, nativeZstd, wasmZstd } from '../../src/compression/implementations.js';
 import { isResticError } from '../../src/errors.js';
-import { seededBytes } from '../support/source-tree.js';
+import { compressibleText, seededBytes } from '../support/source-tree.js';
 
 /** Compressible, deterministic text of `n` bytes. */
 function text(n: number, seed = 7): Uint8Array {
-  const words = ['restic', 'backup', 'snapshot', 'tree', 'blob', 'pack', 'index', '{"name":', '"mode":420,', '\n'];
-  const parts: string[] = [];
-  let x = seed;
-  let len = 0;
-  while (len < n) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    const w = words[x % words.length]! + (x % 97);
-    parts.push(w);
-    len += w.length;
-  }
-  return new TextEncoder().encode(parts.join(' ')).subarray(0, n);
+  return compressibleText(n, seed);
 }
 
 /** Deterministic noise (incompressible) of `n` bytes. */
