@@ -281,9 +281,10 @@ class ArchiverCore {
   readonly polynomial: Polynomial;
   readonly largeFiles: Semaphore;
   /**
-   * Small files (up to 512 KiB) read and waiting to be sealed: at most 256 files and 32 MiB.
-   * The worker pool seals them in batches of up to 64, so several batches must be in flight for
-   * the reading thread to fill the next while a worker seals the last.
+   * Small files (up to 512 KiB) in flight: at most 256 files and 32 MiB (what they hold in
+   * memory while read and sealed, by a worker or, without workers, here). Workers take them in
+   * batches of up to 64, so several batches must be in flight for the walking thread to fill the
+   * next while the workers seal the last.
    */
   readonly smallFiles = new Semaphore(256);
   readonly smallFileBytes = new Semaphore((32 * 1024 * 1024) / SMALL_FILE_UNIT);

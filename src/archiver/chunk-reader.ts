@@ -158,7 +158,9 @@ export function* chunkBytes(data: Uint8Array, polynomial: Polynomial): Generator
 export async function* chunkFile(handle: FileHandle, sizeHint: number, polynomial: Polynomial, assembler?: () => ChunkAssembler): AsyncGenerator<Uint8Array> {
   if (sizeHint <= MIN_CHUNK_SIZE) {
     // One chunk, unless the file grew since stat: then fall through to the general path.
-    const buf = Buffer.allocUnsafe(sizeHint + 1);
+    // A buffer of its own (never a slice of Node's shared Buffer pool): chunks may move to a
+    // worker thread or be recycled as a whole ArrayBuffer.
+    const buf = new Uint8Array(sizeHint + 1);
     let got = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buf, got, buf.length - got, null);

@@ -185,7 +185,8 @@ export class BlobSaver {
 
   /**
    * Starts the worker threads on first need: a backup of unchanged data stores no blob, and
-   * loading a worker (its own isolate, libsodium) cost ~0.3 s CPU for nothing.
+   * loading a worker (its own isolate and modules) costs ~0.3 s CPU for nothing. The CLI
+   * pre-starts them during key derivation instead (`prestartBlobWorkers`).
    */
   private startWorkers(): Promise<void> {
     if (this.workersToStart > 0) {
