@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { blobIds, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { compressibleText, seededBytes } from '../support/source-tree.js';
 
 const env = { RESTIC_PASSWORD: TEST_PASSWORD, TZ: 'UTC' };
@@ -31,14 +31,6 @@ function digestTree(root: string): Record<string, string> {
   return out;
 }
 
-function dataBlobs(repo: string): Set<string> {
-  const out = new Set<string>();
-  for (const line of restic(['list', 'blobs'], { repo }).stdout.split('\n')) {
-    const [type, id] = line.split(' ');
-    if (type === 'data') out.add(id);
-  }
-  return out;
-}
 
 describe('backup pipeline (large and small files at once) against restic 0.14', () => {
   const dir = tempDir('restic-ts-pipeline-');
@@ -76,8 +68,8 @@ describe('backup pipeline (large and small files at once) against restic 0.14', 
     restic(['restore', 'latest', '--target', target], { repo });
     expect(digestTree(path.join(target, src))).toEqual(digestTree(src));
 
-    const before = dataBlobs(repo);
+    const before = blobIds(repo, 'data');
     restic(['backup', '--force', src], { repo });
-    expect(dataBlobs(repo)).toEqual(before);
+    expect(blobIds(repo, 'data')).toEqual(before);
   });
 });

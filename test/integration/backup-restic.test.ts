@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { latestSnapshot, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { blobIds, latestSnapshot, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 const env = { RESTIC_PASSWORD: TEST_PASSWORD, TZ: 'UTC' };
 
@@ -105,14 +105,6 @@ function expectSameTree(a: Map<string, Entry>, b: Map<string, Entry>): void {
   expect(b.get('/sub/hardlink-to-x')!.ino).toBe(b.get('/sub/deeper/x')!.ino);
 }
 
-function blobSet(repo: string, type: 'data' | 'tree'): Set<string> {
-  const out = new Set<string>();
-  for (const line of restic(['list', 'blobs'], { repo }).stdout.split('\n')) {
-    const [t, id] = line.split(' ');
-    if (t === type) out.add(id);
-  }
-  return out;
-}
 
 
 async function oursOk(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
@@ -160,10 +152,10 @@ describe('backup cross-tests with restic 0.14', () => {
     const repo = path.join(dir.path, 'repo-restic-first');
     restic(['init'], { repo });
     restic(['backup', src], { repo });
-    const before = blobSet(repo, 'data');
+    const before = blobIds(repo, 'data');
     const theirs = latestSnapshot(repo);
     await oursOk(['-r', repo, 'backup', src]);
-    expect(blobSet(repo, 'data')).toEqual(before);
+    expect(blobIds(repo, 'data')).toEqual(before);
     const mine = latestSnapshot(repo);
     expect(mine.id).not.toBe(theirs.id);
     expect(subtreeOf(repo, mine.tree, src)).toBe(subtreeOf(repo, theirs.tree, src));
@@ -174,10 +166,10 @@ describe('backup cross-tests with restic 0.14', () => {
     const repo = path.join(dir.path, 'repo-ours-first');
     await oursOk(['-r', repo, 'init']);
     await oursOk(['-r', repo, 'backup', src]);
-    const before = blobSet(repo, 'data');
+    const before = blobIds(repo, 'data');
     const mine = latestSnapshot(repo);
     restic(['backup', '--force', src], { repo });
-    expect(blobSet(repo, 'data')).toEqual(before);
+    expect(blobIds(repo, 'data')).toEqual(before);
     const theirs = latestSnapshot(repo);
     expect(subtreeOf(repo, theirs.tree, src)).toBe(subtreeOf(repo, mine.tree, src));
     restic(['check', '--read-data'], { repo });

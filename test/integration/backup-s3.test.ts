@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
-import { restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { blobIds, restic, tempDir, TEST_PASSWORD } from '../support/restic.js';
 import { createTestBucket, deleteTestBucket, resticS3Env, resticS3Repository } from '../support/s3.js';
 
 describe('backup into S3', () => {
@@ -44,9 +44,8 @@ describe('backup into S3', () => {
     restic(['restore', 'latest', '--target', target], { repo, env: s3env });
     expect(Buffer.compare(readFileSync(path.join(target, src, 'big')), big)).toBe(0);
 
-    const dataBlobs = () => restic(['list', 'blobs'], { repo, env: s3env }).stdout.split('\n').filter((l) => l.startsWith('data ')).sort();
-    const before = dataBlobs();
+    const before = blobIds(repo, 'data', { env: s3env });
     restic(['backup', '--force', src], { repo, env: s3env });
-    expect(dataBlobs()).toEqual(before);
+    expect(blobIds(repo, 'data', { env: s3env })).toEqual(before);
   });
 });

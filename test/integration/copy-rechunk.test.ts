@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { seededBytes, writeTree } from '../support/source-tree.js';
-import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
+import { blobIds, makeResticRepo, passwordFile, restic, resticBackupSummary, tempDir } from '../support/restic.js';
 
 const tmp = tempDir('restic-ts-copy-rechunk-');
 afterAll(() => tmp.cleanup());
@@ -28,7 +28,6 @@ interface Sn {
   time: string;
 }
 const snapshots = (repo: string): Sn[] => JSON.parse(restic(['snapshots', '--json'], { repo }).stdout) as Sn[];
-const dataBlobCount = (repo: string): number => restic(['list', 'blobs'], { repo }).stdout.split('\n').filter((l) => l.startsWith('data ')).length;
 const config = (repo: string): { chunker_polynomial: string } => JSON.parse(restic(['cat', 'config'], { repo }).stdout) as { chunker_polynomial: string };
 
 beforeAll(async () => {
@@ -72,15 +71,9 @@ describe('copy between repositories with different chunker polynomials', () => {
     const diff = spawnSync('diff', ['-r', '--no-dereference', join(target, src), src], { encoding: 'utf8' });
     expect(diff.status, diff.stdout + diff.stderr).toBe(0);
 
-    const blobsBefore = dataBlobCount(repoB);
-    const backup = restic(['backup', '--json', src], { repo: repoB });
-    const summary = backup.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { message_type: string; data_blobs?: number })
-      .find((m) => m.message_type === 'summary');
-    expect(summary?.data_blobs).toBe(0);
-    expect(dataBlobCount(repoB)).toBe(blobsBefore);
+    const blobsBefore = blobIds(repoB, 'data').size;
+    expect(resticBackupSummary(repoB, [src]).data_blobs).toBe(0);
+    expect(blobIds(repoB, 'data').size).toBe(blobsBefore);
 
     // again: the rechunked copy is recognised as done
     const again = await ours(['-r', repoB, '--password-file', pw, 'copy', '--from-repo', repoA, '--from-password-file', pw]);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ours } from '../support/cli.js';
 import { seededBytes } from '../support/source-tree.js';
-import { makeResticRepo, passwordFile, restic, tempDir } from '../support/restic.js';
+import { makeResticRepo, passwordFile, restic, resticBackupSummary, tempDir } from '../support/restic.js';
 
 process.env.TZ = 'UTC';
 
@@ -101,13 +101,7 @@ describe('copy with restic', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     expect(snapshots(dst)).toHaveLength(1);
-    const backup = restic(['backup', '--json', src], { repo: dst });
-    const summary = backup.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { message_type: string; data_blobs?: number })
-      .find((m) => m.message_type === 'summary');
-    expect(summary?.data_blobs).toBe(0);
+    expect(resticBackupSummary(dst, [src]).data_blobs).toBe(0);
     expect(restic(['check', '--read-data'], { repo: dst, check: false }).code).toBe(0);
   });
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xattrSupport } from '../../src/platform/xattr.js';
 import { ours } from '../support/cli.js';
-import { latestSnapshot, makeResticRepo, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
+import { blobIds, latestSnapshot, makeResticRepo, restic, subtreeOf, tempDir, TEST_PASSWORD } from '../support/restic.js';
 
 const env = { RESTIC_PASSWORD: TEST_PASSWORD, TZ: 'UTC' };
 const support = xattrSupport();
@@ -108,13 +108,6 @@ async function oursOk(args: string[]): Promise<string> {
 }
 
 
-function treeBlobs(repo: string): Set<string> {
-  const ids = restic(['list', 'blobs'], { repo })
-    .stdout.split('\n')
-    .filter((l) => l.startsWith('tree '))
-    .map((l) => l.slice(5));
-  return new Set(ids);
-}
 
 describe.skipIf(!support.available && !process.env.CI)('extended attributes: cross-tests with restic 0.14', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -142,7 +135,7 @@ describe.skipIf(!support.available && !process.env.CI)('extended attributes: cro
     const tree = JSON.parse(restic(['cat', 'blob', theirTree], { repo }).stdout) as { nodes: { name: string; extended_attributes?: unknown[] }[] };
     const attrCount = Object.fromEntries(tree.nodes.map((n) => [n.name, n.extended_attributes?.length ?? 0]));
     expect(attrCount).toMatchObject({ f: 4, plain: 0, many: 40, sub: 1, link: 0, 'read-only': 1, ...(isRoot ? { privileged: 3, fifo: 1 } : {}) });
-    const before = treeBlobs(repo);
+    const before = blobIds(repo, 'tree');
 
     await oursOk(['-r', repo, 'backup', '--force', src]);
     const mine = latestSnapshot(repo);
@@ -150,7 +143,7 @@ describe.skipIf(!support.available && !process.env.CI)('extended attributes: cro
     expect(subtreeOf(repo, mine.tree, src)).toBe(theirTree);
     expect(subtreeOf(repo, mine.tree, path.join(src, 'sub'))).toBe(subtreeOf(repo, theirs.tree, path.join(src, 'sub')));
     // only the trees above src (whose directories' times moved) may be new
-    const added = [...treeBlobs(repo)].filter((id) => !before.has(id));
+    const added = [...blobIds(repo, 'tree')].filter((id) => !before.has(id));
     expect(added.length).toBeLessThanOrEqual(src.split('/').filter((c) => c).length);
     restic(['check', '--read-data'], { repo });
   });

@@ -211,3 +211,21 @@ export function subtreeOf(repo: string, root: string, abs: string): string {
   }
   return tree;
 }
+
+/** IDs of the blobs of one type that restic lists in `repo` (`restic list blobs`). */
+export function blobIds(repo: string, type: 'data' | 'tree', options: Omit<ResticOptions, 'repo'> = {}): Set<string> {
+  const out = new Set<string>();
+  for (const line of restic(['list', 'blobs'], { ...options, repo }).stdout.split('\n')) {
+    const [t, id] = line.split(' ');
+    if (t === type) out.add(id);
+  }
+  return out;
+}
+
+/** `restic backup --json` of `paths` into `repo`; its summary message. */
+export function resticBackupSummary(repo: string, paths: string[], extraArgs: string[] = []): { data_blobs: number; tree_blobs: number; snapshot_id: string } & Record<string, unknown> {
+  const lines = restic(['backup', '--json', ...extraArgs, ...paths], { repo }).stdout.trim().split('\n');
+  const summary = lines.map((l) => JSON.parse(l) as { message_type: string }).find((m) => m.message_type === 'summary');
+  if (!summary) throw new Error(`restic backup printed no summary:\n${lines.join('\n')}`);
+  return summary as never;
+}

@@ -7,13 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeResticRepo, restic, type MakeResticRepoOptions } from './restic.js';
 
-/**
- * Deterministic pseudo-random bytes (xorshift32 from `seed`): incompressible enough to make
- * real packs, and the same for the same seed in every run, so sizes and pack counts are stable.
- */
-export function seededBytes(seed: number, length: number): Buffer {
+/** xorshift32 bytes from a non-zero 32-bit `state` (the raw generator; tests that need these exact bytes call it). */
+export function xorshiftBytes(length: number, state: number): Buffer {
   const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
+  let x = state >>> 0 || 1;
   for (let i = 0; i < length; i++) {
     x ^= x << 13;
     x >>>= 0;
@@ -23,6 +20,14 @@ export function seededBytes(seed: number, length: number): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/**
+ * Deterministic pseudo-random bytes (xorshift32 from `seed`): incompressible enough to make
+ * real packs, and the same for the same seed in every run, so sizes and pack counts are stable.
+ */
+export function seededBytes(seed: number, length: number): Buffer {
+  return xorshiftBytes(length, (seed * 2654435761) >>> 0);
 }
 
 /**

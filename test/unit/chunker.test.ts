@@ -6,23 +6,14 @@ import { Chunker, chunkBuffer, type ChunkBoundary, type ChunkerOptions } from '.
 import { chunkStream } from '../../src/chunker/stream.js';
 import { isIrreducible, polDeg, polMod, TEST_POLYNOMIAL, type Polynomial } from '../../src/chunker/polynomial.js';
 import { chunkerTables, modTableEntry, outgoing } from '../../src/chunker/tables.js';
+import { xorshiftBytes } from '../support/source-tree.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Deterministic bytes (xorshift32), so failures reproduce. */
 function pseudoRandom(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshiftBytes(n, seed);
 }
 
 /** The derived vector's input: SHA-256(uint32 LE i) for i = 0 … n/32 − 1. */
