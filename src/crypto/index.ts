@@ -1,6 +1,7 @@
 /**
- * Public surface of the crypto layer: primitives (node:crypto + libsodium fast path, noble
- * portable path), the master key and restic's seal/open.
+ * Public surface of the crypto layer: primitives (node:crypto with the optional native
+ * OpenSSL addon, else libsodium's Poly1305; noble portable path), the master key and restic's
+ * seal/open.
  */
 export {
   type CryptoImplementationName,

@@ -46,8 +46,9 @@ export interface BlobSaverOptions {
   /** Re-read each pack before upload (default true). */
   verify?: boolean;
   /**
-   * Worker threads for compression, encryption and pack verification (default: one per core
-   * beyond the main thread; 0 = do everything on the calling thread).
+   * Worker threads for hashing, reading small files, compression, encryption and pack
+   * verification (default `defaultWorkerCount()`: one per core, at most 4; 0 = do everything
+   * on the calling thread).
    */
   workers?: number;
   /** Count and deduplicate, but store nothing. */

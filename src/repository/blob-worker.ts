@@ -1,10 +1,12 @@
 /**
- * A small pool of worker threads that hash large chunks, compress + encrypt blobs, and name and
- * verify finished packs, so a backup uses more than one core: the main thread reads and chunks
- * (and hashes small files, where a round trip would cost more than the hash); the workers do
- * SHA-256, zstd, AES-CTR + Poly1305, and the read-back verification of every pack before upload.
+ * A small pool of worker threads that hash large chunks, read and seal small files, compress +
+ * encrypt blobs, and name and verify finished packs, so a backup uses more than one core: the
+ * main thread walks and chunks; the workers do SHA-256, zstd, AES-CTR + Poly1305, and the
+ * read-back verification of every pack before upload. Small blobs and small files travel in
+ * batches (one message for many).
  *
- * Buffers that own their whole ArrayBuffer are transferred (no copy); others are cloned.
+ * Buffers the caller gives up move whole (no copy) and come back for reuse; other views are
+ * copied alone before they move (a structured clone would copy their whole ArrayBuffer).
  * When started from TypeScript sources (tsx, vitest) the worker registers tsx first.
  */
 import { createRequire } from 'node:module';
@@ -79,7 +81,7 @@ function worthMoving(u: Uint8Array): boolean {
 
 /**
  * Starts a worker thread. It gets the master key later, by message: workers can load (their
- * own isolate, modules, libsodium: ~0.3 s of CPU) while the repository key is still being
+ * own isolate and modules: ~0.3 s of CPU) while the repository key is still being
  * derived (scrypt, ~0.5 s on one core), so a backup does not wait for them afterwards.
  */
 function spawnWorker(): Worker {
