@@ -270,7 +270,7 @@ export class BlobSaver {
       }
       if (viaPool) {
         ({ sealed, compressed } = viaPool);
-        if (viaPool.returned) this.giveBack(new Uint8Array(viaPool.returned), true);
+        if (viaPool.returned) this.recycle(viaPool.returned);
         else this.giveBack(data, options.transfer === true); // copied into a batch: still ours
       } else {
         const c = await compressIfSmaller(data, level, type);
@@ -312,9 +312,11 @@ export class BlobSaver {
 
   /** Hands a blob's buffer to `recycle` when it is ours to give (not detached, not shared). */
   private giveBack(data: Uint8Array, owned: boolean): void {
-    const buffer = data.buffer;
-    if (!owned || !this.options.recycle || buffer.byteLength === 0 || buffer instanceof SharedArrayBuffer) return;
-    this.options.recycle(buffer as ArrayBuffer);
+    if (owned && !(data.buffer instanceof SharedArrayBuffer)) this.recycle(data.buffer as ArrayBuffer);
+  }
+
+  private recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0) this.options.recycle?.(buffer); // 0: detached (moved away)
   }
 
   /** Appends a sealed blob to the open pack of its type; starts the pack's upload when full. */

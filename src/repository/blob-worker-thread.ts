@@ -72,9 +72,10 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
     case 'seal': {
       const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
       const sealed = seal(key, payload);
-      // The plaintext's buffer, if it was moved here, goes back for reuse (seal copied it).
-      const returned = req.data.byteLength >= 64 * 1024 ? (req.data.buffer as ArrayBuffer) : undefined;
-      reply({ id: req.id, ok: true, sealed, compressed, ...(returned ? { returned } : {}) }, returned ? [...wholeBuffer(sealed), returned] : wholeBuffer(sealed));
+      // The pool always moves a single blob's buffer here (given up, or a fresh copy): it goes
+      // back for reuse, since seal copied the plaintext.
+      const returned = req.data.buffer as ArrayBuffer;
+      reply({ id: req.id, ok: true, sealed, compressed, returned }, [...wholeBuffer(sealed), returned]);
       return;
     }
     case 'sealBatch': {
