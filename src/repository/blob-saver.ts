@@ -222,8 +222,9 @@ export class BlobSaver {
   /**
    * Saves one blob unless the repository already has it. Resolves once the blob sits in an
    * open pack (not necessarily uploaded: see `flush`). Back-pressure: waits while the upload
-   * queue is full. `transfer: true` lets the saver hand `data` to a worker thread without a
-   * copy — only for buffers the caller owns and never touches again.
+   * queue is full. `transfer: true` says the caller owns `data`'s whole ArrayBuffer and gives
+   * it up: the saver may move it to a worker thread without a copy and hands it to `recycle`
+   * when done. Without it, `data` is only read (and copied where it must travel).
    */
   async saveBlob(type: BlobType, data: Uint8Array, knownId?: Id, options: { transfer?: boolean } = {}): Promise<SavedBlob> {
     this.throwIfFailed();
