@@ -113,8 +113,9 @@ export async function verifyPack(key: MasterKey, pack: FinishedPack): Promise<vo
   const fail = (what: string): never => {
     throw new ResticError('CORRUPT', `${file}: pack verification before upload failed: ${what}`, { file });
   };
-  // The name was computed from these very bytes in `finish`; re-hashing the whole file again
-  // would only double the hashing cost. Every blob is checked below.
+  // The name was computed from these very bytes (in `finish`, or by the worker just before
+  // calling this); re-hashing the whole file again would only double the hashing cost. Every
+  // blob is checked below.
   if (bytes.length < PACK_OVERHEAD) fail('file too short');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(bytes.length - HEADER_LENGTH_SIZE, true);
