@@ -286,14 +286,25 @@ static void decompress_bounded(ZSTD_DCtx *dctx, const uint8_t *src, size_t n, si
 
 /* --- synchronous calls on the thread's own contexts --------------------------------------------- */
 
+/* (data, level) of compress and compressAsync. */
+static int get_compress_args(napi_env env, napi_callback_info info, Bytes *src, double *level) {
+  napi_value argv[2];
+  return get_args(env, info, 2, argv) && get_bytes_sized(env, argv[0], "data", -1, src) &&
+         get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), level);
+}
+
+/* (data, maxOutput) of decompress and decompressAsync. */
+static int get_decompress_args(napi_env env, napi_callback_info info, Bytes *src, double *max_output) {
+  napi_value argv[2];
+  return get_args(env, info, 2, argv) && get_bytes_sized(env, argv[0], "data", -1, src) &&
+         get_count(env, argv[1], "maxOutput", 0, 9007199254740991.0, max_output);
+}
+
 /* compress(data, level) -> Uint8Array */
 static napi_value js_compress(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   Bytes src;
   double level;
-  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
-      !get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), &level))
-    return NULL;
+  if (!get_compress_args(env, info, &src, &level)) return NULL;
   ZstdState *s = get_state(env);
   size_t bound = ZSTD_compressBound(src.length);
   if (s->scratch_capacity < bound) {
@@ -319,12 +330,9 @@ static napi_value js_compress(napi_env env, napi_callback_info info) {
 
 /* decompress(data, maxOutput) -> Uint8Array */
 static napi_value js_decompress(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   Bytes src;
   double max_output;
-  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
-      !get_count(env, argv[1], "maxOutput", 0, 9007199254740991.0, &max_output))
-    return NULL;
+  if (!get_decompress_args(env, info, &src, &max_output)) return NULL;
   ZstdState *s = get_state(env);
   Output out = {0};
   decompress_bounded(s->dctx, src.data, src.length, (size_t)max_output, &out);
@@ -455,12 +463,9 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
 
 /* compressAsync(data, level) -> Promise<Uint8Array> */
 static napi_value js_compress_async(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   Bytes src;
   double level;
-  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
-      !get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), &level))
-    return NULL;
+  if (!get_compress_args(env, info, &src, &level)) return NULL;
   Job *job = calloc(1, sizeof *job);
   if (job == NULL) {
     napi_throw_error(env, NULL, "zstd: out of memory");
@@ -473,12 +478,9 @@ static napi_value js_compress_async(napi_env env, napi_callback_info info) {
 
 /* decompressAsync(data, maxOutput) -> Promise<Uint8Array> */
 static napi_value js_decompress_async(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   Bytes src;
   double max_output;
-  if (!get_args(env, info, 2, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
-      !get_count(env, argv[1], "maxOutput", 0, 9007199254740991.0, &max_output))
-    return NULL;
+  if (!get_decompress_args(env, info, &src, &max_output)) return NULL;
   Job *job = calloc(1, sizeof *job);
   if (job == NULL) {
     napi_throw_error(env, NULL, "zstd: out of memory");
