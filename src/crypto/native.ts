@@ -31,6 +31,11 @@ export interface NativeSealBinding {
   poly1305(message: Uint8Array, key: Uint8Array): Uint8Array;
   aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   aes128EncryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
+  /**
+   * scrypt's ROMix for one lane (`block`: 128 * r bytes, replaced in place) on libuv's thread
+   * pool (./native/scrypt-romix.c), so the p lanes of a key derivation can run side by side.
+   */
+  romixAsync(block: Uint8Array, N: number, r: number): Promise<void>;
 }
 
 export interface NativeSealStatus {

@@ -16,6 +16,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { scryptAsync as nobleScryptAsync } from '@noble/hashes/scrypt.js';
 import { ctr as nobleCtr, ecb as nobleEcb } from '@noble/ciphers/aes.js';
 import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
+import { availableParallelism } from 'node:os';
 import { nativeSeal, type NativeSealBinding } from './native.js';
 
 export interface ScryptParams {
@@ -111,6 +112,33 @@ function nodeScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams
   });
 }
 
+/**
+ * scrypt with its p lanes run side by side (RFC 7914: B = PBKDF2-SHA256(P, S, 1, p * 128r); each
+ * 128r-byte lane of B goes through ROMix independently; key = PBKDF2-SHA256(P, B, 1, dkLen)).
+ * node:crypto, like restic's Go library, works the lanes one after another; restic's key files
+ * use p = 5, so opening a repository on two cores waits for ~3 lanes instead of 5 (figures in
+ * docs/benchmarks.md, "Crypto primitives"). At most one lane per core runs at once, each with
+ * its 128 * r * N bytes of working memory. Results are identical to nodeScrypt's (tested).
+ */
+function laneParallelScrypt(romixAsync: NativeSealBinding['romixAsync']) {
+  return async (password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> => {
+    const { N, r, p } = params;
+    if (p === 1) return nodeScrypt(password, salt, params, dkLen);
+    const laneBytes = 128 * r;
+    const lanes = nodeCrypto.pbkdf2Sync(password, salt, 1, p * laneBytes, 'sha256');
+    let next = 0;
+    const runLanes = async (): Promise<void> => {
+      while (next < p) {
+        const lane = next++;
+        await romixAsync(new Uint8Array(lanes.buffer, lanes.byteOffset + lane * laneBytes, laneBytes), N, r);
+      }
+    };
+    const running = Math.min(p, Math.max(1, availableParallelism()));
+    await Promise.all(Array.from({ length: running }, runLanes));
+    return toUint8(nodeCrypto.pbkdf2Sync(password, lanes, 1, dkLen, 'sha256'));
+  };
+}
+
 function nobleScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
   const maxmem = 128 * params.r * (params.N + params.p + 2) + (32 << 20);
   return nobleScryptAsync(password, salt, { N: params.N, r: params.r, p: params.p, dkLen, maxmem });
@@ -183,7 +211,8 @@ export const nodeJsPrimitives: CryptoPrimitives = {
 
 /**
  * The `node` implementation: with the native addon, AES, Poly1305 and whole seal/open calls go
- * through it (SHA-256 stays with node:crypto, which already calls OpenSSL directly).
+ * through it (SHA-256 stays with node:crypto, which already calls OpenSSL directly), and
+ * scrypt's lanes run in parallel.
  */
 export const nodePrimitives: CryptoPrimitives = nativeSeal
   ? {
@@ -193,6 +222,8 @@ export const nodePrimitives: CryptoPrimitives = nativeSeal
       aes256Ctr: nativeSeal.aes256Ctr,
       aes128EncryptBlock: nativeSeal.aes128EncryptBlock,
       poly1305: nativeSeal.poly1305,
+      scryptName: 'openssl-native lanes',
+      scrypt: laneParallelScrypt(nativeSeal.romixAsync),
       native: nativeSeal,
     }
   : nodeJsPrimitives;

@@ -32,7 +32,7 @@ describe('implementation selection', () => {
       sha256: 'node:crypto',
       aes: native ? 'openssl-native' : 'node:crypto',
       poly1305: native ? 'openssl-native' : 'libsodium-wasm',
-      scrypt: 'node:crypto',
+      scrypt: native ? 'openssl-native lanes' : 'node:crypto',
     });
   });
   it('switches to the portable implementation and back', () => {

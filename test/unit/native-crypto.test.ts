@@ -11,6 +11,7 @@ import {
   generateMasterKey,
   nativeSealStatus,
   nodeJsPrimitives,
+  nodePrimitives,
   open,
   portablePrimitives,
   randomBytes,
@@ -219,6 +220,44 @@ describe('sealInto', () => {
       expect(() => sealInto(key, buf.subarray(0, 100), buf, 10)).toThrow(/overlaps/);
     });
   }
+});
+
+describe.skipIf(!nativeSeal)('scrypt with parallel lanes (native ROMix)', () => {
+  const pw = new TextEncoder().encode('correct horse');
+
+  it('is the node implementation\'s scrypt when the addon is built', () => {
+    expect(cryptoImplementation().scrypt).toBe('openssl-native lanes');
+  });
+  it('equals node:crypto\'s scrypt for restic\'s parameters and for odd shapes (p > 1, odd r, tiny N)', async () => {
+    const cases = [
+      { N: 32768, r: 8, p: 5 },
+      { N: 2, r: 1, p: 2 },
+      { N: 16, r: 3, p: 7 },
+      { N: 1024, r: 1, p: 3 },
+      { N: 256, r: 5, p: 2 },
+    ];
+    for (const params of cases) {
+      const salt = randomBytes(64);
+      for (const dkLen of [64, 100]) {
+        const want = toHex(await nodeJsPrimitives.scrypt(pw, salt, params, dkLen));
+        expect(toHex(await nodePrimitives.scrypt(pw, salt, params, dkLen)), JSON.stringify({ ...params, dkLen })).toBe(want);
+      }
+    }
+  });
+  it('gives each of several concurrent derivations its own result', async () => {
+    const salts = [randomBytes(64), randomBytes(64), randomBytes(64)];
+    const params = { N: 4096, r: 8, p: 4 };
+    const got = await Promise.all(salts.map((salt) => nodePrimitives.scrypt(pw, salt, params, 64)));
+    for (let i = 0; i < salts.length; i++) expect(toHex(got[i]!)).toBe(toHex(await nodeJsPrimitives.scrypt(pw, salts[i]!, params, 64)));
+  });
+  it('rejects arguments the ROMix cannot take, before any work', () => {
+    const romix = nativeSeal!.romixAsync;
+    expect(() => romix(new Uint8Array(1024), 1000, 8)).toThrow(RangeError); // N not a power of two
+    expect(() => romix(new Uint8Array(1000), 1024, 8)).toThrow(RangeError); // block not 128 * r
+    expect(() => romix(new Uint8Array(1024), 1, 8)).toThrow(RangeError); // N < 2
+    expect(() => romix(new Uint8Array(1024), 1024, 0)).toThrow(RangeError); // r < 1
+    expect(() => romix(new Uint16Array(512) as unknown as Uint8Array, 1024, 8)).toThrow(TypeError);
+  });
 });
 
 describe.skipIf(!nativeSeal)('native seal in worker threads', () => {

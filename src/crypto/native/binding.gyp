@@ -3,10 +3,11 @@
     {
       "target_name": "seal",
       "sources": [
-        "seal.c"
+        "seal.c",
+        "scrypt-romix.c"
       ],
       "cflags": [
-        "-O2",
+        "-O3",
         "-Wall",
         "-Wextra",
         "-Wno-unused-parameter"

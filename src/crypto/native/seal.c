@@ -19,6 +19,7 @@
  */
 #include <node_api.h>
 #include "napi-bytes.h"
+#include "scrypt-romix.h"
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -438,6 +439,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"poly1305", NULL, js_poly1305, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aes256Ctr", NULL, js_aes256_ctr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aes128EncryptBlock", NULL, js_aes128_encrypt_block, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"romixAsync", NULL, js_romix_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   return exports;
