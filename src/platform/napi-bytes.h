@@ -1,7 +1,8 @@
 /*
  * Node-API helpers shared by restic-ts's native addons (src/crypto/native/seal.c,
- * src/compression/native/zstd.c): argument checks and byte arrays in and out. Header-only
- * (static functions), included with the addon's binding.gyp `include_dirs`.
+ * src/crypto/native/scrypt-romix.c, src/compression/native/zstd.c): argument checks and byte
+ * arrays in and out. Header-only (static inline, so a file using only some of them builds without
+ * unused-function warnings), included with the addon's binding.gyp `include_dirs`.
  */
 #ifndef RESTIC_TS_NAPI_BYTES_H
 #define RESTIC_TS_NAPI_BYTES_H
@@ -18,7 +19,7 @@ typedef struct {
 } Bytes;
 
 /* Reads `value` as a Uint8Array (Buffer included); `want` >= 0 demands that length. */
-static int get_bytes_sized(napi_env env, napi_value value, const char *name, long want, Bytes *out) {
+static inline int get_bytes_sized(napi_env env, napi_value value, const char *name, long want, Bytes *out) {
   bool is_typed = false;
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
@@ -45,7 +46,7 @@ static int get_bytes_sized(napi_env env, napi_value value, const char *name, lon
 }
 
 /* The call's first `count` arguments; a TypeError when fewer were given. */
-static int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
+static inline int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
   size_t argc = count;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   if (argc < count) {
@@ -61,7 +62,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t count, napi_va
  * overwrites every byte): zeroing a fresh ArrayBuffer costs as much as sealing a small blob. The
  * Buffer is re-wrapped as a plain Uint8Array, the type the pure implementations return.
  */
-static napi_value new_bytes(napi_env env, size_t length, uint8_t **data) {
+static inline napi_value new_bytes(napi_env env, size_t length, uint8_t **data) {
   napi_value node_buffer, array_buffer, array;
   void *raw = NULL;
   if (napi_create_buffer(env, length, &raw, &node_buffer) != napi_ok) return NULL;
