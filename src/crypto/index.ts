@@ -20,6 +20,7 @@ export {
   scryptJs,
   setCryptoImplementation,
   sha256,
+  sha256Hex,
 } from './primitives.js';
 export {
   type MasterKey,

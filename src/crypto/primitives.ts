@@ -38,6 +38,8 @@ export interface CryptoPrimitives {
   readonly poly1305Name: string;
   readonly scryptName: string;
   sha256(data: Uint8Array): Uint8Array;
+  /** SHA-256 as 64 lowercase hex characters: a repository ID. */
+  sha256Hex(data: Uint8Array): string;
   createSha256(): Sha256Hasher;
   /** AES-256-CTR; the 16-byte IV is the initial counter block, incremented as one 128-bit big-endian integer. */
   aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
@@ -166,6 +168,21 @@ function noblePoly(message: Uint8Array, key: Uint8Array): Uint8Array {
   return noblePoly1305(message, key);
 }
 
+/**
+ * node:crypto's one-shot `hash()` (Node 20.12+): no Hash object per call, which saves 2-5 µs of
+ * a 12 KiB blob's ~12 µs and more on small inputs — backups hash every blob at least twice.
+ * Absent on older Nodes (then createHash is used).
+ */
+type OneShotHash = {
+  (algorithm: string, data: Uint8Array, outputEncoding: 'hex'): string;
+  (algorithm: string, data: Uint8Array, outputEncoding: 'buffer'): Buffer;
+};
+const oneShotHash = (nodeCrypto as unknown as { hash?: OneShotHash }).hash;
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
 // --- the two implementations --------------------------------------------------------------------
 
 /** node:crypto + libsodium, without the native addon (what `node` is when the addon is absent). */
@@ -177,7 +194,10 @@ export const nodeJsPrimitives: CryptoPrimitives = {
   },
   scryptName: 'node:crypto',
   sha256(data) {
-    return toUint8(nodeCrypto.createHash('sha256').update(data).digest());
+    return toUint8(oneShotHash ? oneShotHash('sha256', data, 'buffer') : nodeCrypto.createHash('sha256').update(data).digest());
+  },
+  sha256Hex(data) {
+    return oneShotHash ? oneShotHash('sha256', data, 'hex') : nodeCrypto.createHash('sha256').update(data).digest('hex');
   },
   createSha256() {
     const h = nodeCrypto.createHash('sha256');
@@ -236,6 +256,9 @@ export const portablePrimitives: CryptoPrimitives = {
   sha256(data) {
     return nobleSha256(data);
   },
+  sha256Hex(data) {
+    return bytesToHex(nobleSha256(data));
+  },
   createSha256() {
     const h = nobleSha256.create();
     return {
@@ -283,6 +306,11 @@ export function primitives(): CryptoPrimitives {
 
 export function sha256(data: Uint8Array): Uint8Array {
   return active.sha256(data);
+}
+
+/** The SHA-256 of `data` as a repository ID (64 lowercase hex characters). */
+export function sha256Hex(data: Uint8Array): string {
+  return active.sha256Hex(data);
 }
 
 export function createSha256(): Sha256Hasher {

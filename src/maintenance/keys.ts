@@ -6,7 +6,7 @@
  */
 import { hostname as osHostname, userInfo } from 'node:os';
 import { relativePath } from '../backend/backend.js';
-import { sha256 } from '../crypto/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import { createKeyFile, type KeyFile } from '../format/key-file.js';
@@ -96,7 +96,7 @@ export async function changePassword(repo: Repository, newPassword: string | Uin
   } catch (err) {
     throw new ResticError(isResticError(err) ? err.code : 'FATAL', `new key ${file} cannot be read back: ${(err as Error).message}; the old key was kept`, { file, cause: err });
   }
-  if (idFromBytes(sha256(stored)) !== added.id) {
+  if (sha256Hex(stored) !== added.id) {
     throw new ResticError('CORRUPT', `new key ${file} does not read back as written; the old key was kept`, { file });
   }
   await repo.backend.remove('key', old);

@@ -18,7 +18,7 @@
 import { relativePath } from '../backend/backend.js';
 import { decompress, type CompressionMode } from '../compression/index.js';
 import { compress } from '../compression/index.js';
-import { open, seal, sha256 } from '../crypto/index.js';
+import { open, seal, sha256Hex } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { idFromBytes, shortId, type Id } from '../format/id.js';
 import { encodeIndexFile } from '../index/index-file.js';
@@ -274,7 +274,7 @@ async function blobFromPack(repo: Repository, packId: Id, packBytes: Uint8Array,
     plaintext = await decompress(plaintext, blob.uncompressedLength, what);
     if (plaintext.length !== blob.uncompressedLength) throw new ResticError('CORRUPT', `${what}: wrong decompressed length`, { file });
   }
-  if (idFromBytes(sha256(plaintext)) !== blob.id) throw new ResticError('CORRUPT', `${what}: content does not match its ID`, { file });
+  if (sha256Hex(plaintext) !== blob.id) throw new ResticError('CORRUPT', `${what}: content does not match its ID`, { file });
   return plaintext;
 }
 

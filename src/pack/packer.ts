@@ -9,7 +9,7 @@
  * assembled pack the way restic will (header, then every blob: decrypt, decompress, hash) so
  * that nothing broken is ever uploaded.
  */
-import { open as openSealed, seal, sha256, type MasterKey } from '../crypto/index.js';
+import { open as openSealed, seal, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { decompress } from '../compression/index.js';
 import { ResticError } from '../errors.js';
 import { idFromBytes, type Id } from '../format/id.js';
@@ -97,7 +97,7 @@ export class Packer {
     pos += header.length;
     new DataView(bytes.buffer, bytes.byteOffset).setUint32(pos, header.length, true);
     this.parts.length = 0;
-    const id = options.name === false ? '' : idFromBytes(sha256(bytes));
+    const id = options.name === false ? '' : sha256Hex(bytes);
     return { id, type: this.type, bytes, blobs: this.entries, rawBytes: this.rawBytes };
   }
 }
@@ -135,7 +135,7 @@ export async function verifyPack(key: MasterKey, pack: FinishedPack): Promise<vo
       plain = await decompress(plain, h.uncompressedLength);
       if (plain.length !== h.uncompressedLength) fail(`blob ${h.id} decompresses to ${plain.length} bytes, expected ${h.uncompressedLength}`);
     }
-    if (idFromBytes(sha256(plain)) !== h.id) fail(`blob ${h.id} content does not hash to its ID`);
+    if (sha256Hex(plain) !== h.id) fail(`blob ${h.id} content does not hash to its ID`);
   }
   const end = header.length === 0 ? 0 : header[header.length - 1].offset + header[header.length - 1].length;
   if (end !== headerStart) fail(`blobs end at ${end} but the header starts at ${headerStart}`);

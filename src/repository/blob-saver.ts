@@ -13,7 +13,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { compress, type CompressionMode } from '../compression/index.js';
-import { seal, sha256, type MasterKey } from '../crypto/index.js';
+import { seal, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
 import { idFromBytes, type Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
@@ -236,7 +236,7 @@ export class BlobSaver {
       if (pool && options.transfer === true && data.length >= HASH_IN_WORKER_MIN && !(data.buffer instanceof SharedArrayBuffer)) {
         ({ id, data } = await pool.hash(data));
       } else {
-        id = idFromBytes(sha256(data));
+        id = sha256Hex(data);
       }
     }
     if (data.length > 0xffff_ffff - 64) {
@@ -390,7 +390,7 @@ export class BlobSaver {
     if (this.options.verify !== false && this.pool?.isReady) {
       await this.pool.verify(pack);
     } else {
-      if (pack.id === '') pack.id = idFromBytes(sha256(pack.bytes));
+      if (pack.id === '') pack.id = sha256Hex(pack.bytes);
       if (this.options.verify !== false) await verifyPack(this.options.key, pack);
     }
     await this.options.writeGate;

@@ -8,9 +8,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
-import { SEAL_OVERHEAD, seal, sealInto, sha256, type MasterKey } from '../crypto/index.js';
+import { SEAL_OVERHEAD, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
-import { idFromBytes } from '../format/id.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
 import { compressIfSmaller } from './blob-saver.js';
 import type { FileSealOutcome, WorkerReply, WorkerRequest } from './blob-worker.js';
@@ -18,15 +17,16 @@ import type { FileSealOutcome, WorkerReply, WorkerRequest } from './blob-worker.
 let key: MasterKey | undefined;
 
 /**
- * Reads a file expected to hold `size` bytes (one read for the content, one byte more to see
- * whether it grew since lstat). Returns its content, `grew`, or the error to report for it.
+ * Reads a file expected to hold `size` bytes into `scratch` (at least `size + 1` bytes: one read
+ * for the content, one byte more to see whether it grew since lstat). Returns a view of its
+ * content in `scratch`, `grew`, or the error to report for it.
  */
-function readSmallFile(latin1Path: string, size: number): Uint8Array | Exclude<FileSealOutcome, { kind: 'sealed' }> {
+function readSmallFile(latin1Path: string, size: number, scratch: Uint8Array): Uint8Array | Exclude<FileSealOutcome, { kind: 'sealed' }> {
   const path = Buffer.from(latin1Path, 'latin1'); // the path's exact bytes
   try {
     const fd = openSync(path, 'r');
     try {
-      const buf = new Uint8Array(size + 1);
+      const buf = scratch.subarray(0, size + 1);
       let got = 0;
       while (got < buf.length) {
         const n = readSync(fd, buf, got, buf.length - got, null);
@@ -42,6 +42,18 @@ function readSmallFile(latin1Path: string, size: number): Uint8Array | Exclude<F
     const e = err as NodeJS.ErrnoException;
     return { kind: 'error', message: e.message, ...(e.code !== undefined ? { code: e.code } : {}), ...(e.errno !== undefined ? { errno: e.errno } : {}), ...(e.syscall !== undefined ? { syscall: e.syscall } : {}) };
   }
+}
+
+/**
+ * Read buffers for small files, one per batch in progress (batches interleave only when
+ * compression is asynchronous), kept for the next batches: a new zeroed buffer per file cost an
+ * allocation and a clear of every file's size.
+ */
+const scratchPool: Uint8Array[] = [];
+
+function takeScratch(size: number): Uint8Array {
+  const found = scratchPool.pop();
+  return found && found.length >= size ? found : new Uint8Array(Math.max(size, 64 * 1024));
 }
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
@@ -67,7 +79,7 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
   switch (req.op) {
     case 'hash':
       // The data may be a view of a larger buffer the caller owns: it goes back whole.
-      reply({ id: req.id, ok: true, hash: sha256(req.data), data: req.data }, [req.data.buffer as ArrayBuffer]);
+      reply({ id: req.id, ok: true, blobId: sha256Hex(req.data), data: req.data }, [req.data.buffer as ArrayBuffer]);
       return;
     case 'seal': {
       const { payload, compressed } = await compressIfSmaller(req.data, req.level as CompressionLevelMode | null, req.type);
@@ -93,26 +105,39 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
       return;
     }
     case 'fileBatch': {
+      // Each file is read into one scratch buffer and sealed straight into the batch's output,
+      // which has room for every file at its lstat size (a file that grew is not sealed here;
+      // a stored blob is never larger than its file plus the seal): no buffer per file.
+      const largest = req.sizes.reduce((a, b) => Math.max(a, b), 0);
+      const scratch = takeScratch(largest + 1);
+      const sealedAll = new Uint8Array(req.sizes.reduce((a, b) => a + b + SEAL_OVERHEAD, 0));
       const outcomes: FileSealOutcome[] = [];
-      const payloads: Uint8Array[] = [];
-      for (let i = 0; i < req.paths.length; i++) {
-        const read = readSmallFile(req.paths[i], req.sizes[i]);
-        if (!(read instanceof Uint8Array)) {
-          outcomes.push(read);
-          continue;
+      let at = 0;
+      try {
+        for (let i = 0; i < req.paths.length; i++) {
+          const read = readSmallFile(req.paths[i], req.sizes[i], scratch);
+          if (!(read instanceof Uint8Array)) {
+            outcomes.push(read);
+            continue;
+          }
+          const blobId = sha256Hex(read);
+          const { payload, compressed } = await compressIfSmaller(read, req.level, 'data');
+          sealInto(key, payload, sealedAll, at);
+          at += payload.length + SEAL_OVERHEAD;
+          outcomes.push({ kind: 'sealed', blobId, length: read.length, sealedSize: payload.length + SEAL_OVERHEAD, compressed });
         }
-        const hash = sha256(read);
-        const { payload, compressed } = await compressIfSmaller(read, req.level, 'data');
-        payloads.push(payload);
-        outcomes.push({ kind: 'sealed', hash, length: read.length, sealedSize: payload.length + SEAL_OVERHEAD, compressed });
+      } finally {
+        scratchPool.push(scratch);
       }
-      const { sealedAll } = sealAllInto(payloads, key);
-      reply({ id: req.id, ok: true, files: outcomes, sealedAll }, [sealedAll.buffer as ArrayBuffer]);
+      // The blobs wait in the main thread's open pack until it is written: a batch that
+      // compressed well goes back in a buffer of its own size rather than holding the room.
+      const used = at >= sealedAll.length * 0.75 ? sealedAll.subarray(0, at) : sealedAll.slice(0, at);
+      reply({ id: req.id, ok: true, files: outcomes, sealedAll: used }, [used.buffer as ArrayBuffer]);
       return;
     }
     case 'verify': {
       const pack: FinishedPack = req.pack;
-      pack.id = idFromBytes(sha256(pack.bytes));
+      pack.id = sha256Hex(pack.bytes);
       await verifyPack(key, pack);
       // The pack may be a view of a larger reused buffer: it goes back whole, never copied.
       reply({ id: req.id, ok: true, bytes: pack.bytes, packId: pack.id }, [pack.bytes.buffer as ArrayBuffer]);

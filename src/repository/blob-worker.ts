@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
 import type { MasterKey } from '../crypto/index.js';
 import { ResticError, type ErrorCode } from '../errors.js';
-import { idFromBytes, type Id } from '../format/id.js';
+import type { Id } from '../format/id.js';
 import type { BlobType } from '../pack/header.js';
 import type { FinishedPack } from '../pack/packer.js';
 
@@ -35,7 +35,7 @@ export type WorkerRequest =
   | { id: number; op: 'verify'; pack: FinishedPack };
 
 export type WorkerReply =
-  | { id: number; ok: true; hash: Uint8Array; data: Uint8Array }
+  | { id: number; ok: true; blobId: Id; data: Uint8Array }
   /** `returned`: the plaintext's buffer, when it was moved to the worker, back for reuse. */
   | { id: number; ok: true; sealed: Uint8Array; compressed: boolean; returned?: ArrayBuffer }
   /** The sealed blobs back to back; compressed[i] is 1 when blob i was compressed. */
@@ -47,7 +47,7 @@ export type WorkerReply =
 
 /** What a worker made of one small file. */
 export type FileSealOutcome =
-  | { kind: 'sealed'; hash: Uint8Array; length: number; sealedSize: number; compressed: boolean }
+  | { kind: 'sealed'; blobId: Id; length: number; sealedSize: number; compressed: boolean }
   /** Longer than its lstat size: the caller chunks it properly instead. */
   | { kind: 'grew' }
   /** Could not be read: the file-system error (code, errno, syscall) to report for it. */
@@ -353,7 +353,7 @@ export class BlobWorkerPool {
         for (let i = 0; i < items.length; i++) {
           const f = files[i];
           if (f.kind === 'sealed') {
-            items[i].resolve({ kind: 'sealed', id: idFromBytes(f.hash), length: f.length, sealed: sealedAll.subarray(at, at + f.sealedSize), compressed: f.compressed });
+            items[i].resolve({ kind: 'sealed', id: f.blobId, length: f.length, sealed: sealedAll.subarray(at, at + f.sealedSize), compressed: f.compressed });
             at += f.sealedSize;
           } else if (f.kind === 'grew') {
             items[i].resolve(f);
@@ -413,8 +413,8 @@ export class BlobWorkerPool {
    */
   async hash(data: Uint8Array): Promise<{ id: Id; data: Uint8Array }> {
     if (data.buffer instanceof SharedArrayBuffer) throw new ResticError('FATAL', 'BlobWorkerPool.hash cannot move a SharedArrayBuffer');
-    const r = (await this.send({ id: this.nextId++, op: 'hash', data }, [data.buffer as ArrayBuffer])) as { hash: Uint8Array; data: Uint8Array };
-    return { id: idFromBytes(r.hash), data: r.data };
+    const r = (await this.send({ id: this.nextId++, op: 'hash', data }, [data.buffer as ArrayBuffer])) as { blobId: Id; data: Uint8Array };
+    return { id: r.blobId, data: r.data };
   }
 
   /**

@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import type { CompressionMode } from '../compression/index.js';
-import { seal, sha256, type MasterKey } from '../crypto/index.js';
+import { seal, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { idFromBytes, type Id } from '../format/id.js';
 import { encodeUnpacked } from './unpacked.js';
 import type { PackedBlob } from '../pack/header.js';
@@ -97,7 +97,7 @@ export interface UnpackedTarget {
  */
 export async function saveUnpacked(target: UnpackedTarget, type: 'index' | 'snapshot' | 'lock', json: Uint8Array, mode: CompressionMode = 'auto'): Promise<Id> {
   const sealed = seal(target.masterKey, await encodeUnpacked(json, target.config.version, mode));
-  const id = idFromBytes(sha256(sealed));
+  const id = sha256Hex(sealed);
   await target.backend.write(type, id, sealed);
   return id;
 }
