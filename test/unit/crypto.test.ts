@@ -7,6 +7,7 @@ import {
   generateMasterKey,
   loadLibsodium,
   nativeSealStatus,
+  nodeJsPrimitives,
   nodePrimitives,
   open,
   portablePrimitives,
@@ -93,6 +94,19 @@ describe('node and portable give identical outputs', () => {
     h.update(data.subarray(0, 777));
     h.update(data.subarray(777));
     expect(toHex(h.digest())).toBe(toHex(nodePrimitives.sha256(data)));
+  });
+  it('SHA-256 as a hex ID, also through a view of a larger buffer', () => {
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(nodePrimitives.sha256Hex(new Uint8Array())).toBe(empty);
+    expect(portablePrimitives.sha256Hex(new Uint8Array())).toBe(empty);
+    expect(nodeJsPrimitives.sha256Hex(new Uint8Array())).toBe(empty);
+    const data = randomBytes(70_001);
+    const view = data.subarray(13, 50_013);
+    const want = toHex(portablePrimitives.sha256(view));
+    for (const impl of [nodePrimitives, nodeJsPrimitives, portablePrimitives]) {
+      expect(impl.sha256Hex(view)).toBe(want);
+      expect(toHex(impl.sha256(view))).toBe(want);
+    }
   });
   it('AES-256-CTR, including the counter carrying across all 128 bits', () => {
     const key = randomBytes(32);
