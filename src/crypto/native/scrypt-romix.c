@@ -9,7 +9,7 @@
  * node:crypto's) and opening a repository waits for ~3 lanes' time on two cores instead of 5.
  *
  * Written from the RFC's definitions (Salsa20/8 core, BlockMix, ROMix, Integerify); checked
- * against node:crypto's scrypt by test/unit/scrypt-lanes.test.ts. Words are kept in host order
+ * against node:crypto's scrypt by test/unit/native-crypto.test.ts. Words are kept in host order
  * while mixing and converted from/to little-endian at the ends, so it is endian-neutral.
  *
  * Memory: 128 * r * N bytes per running lane (32 MiB for restic's parameters), allocated when
