@@ -187,28 +187,54 @@ class Semaphore {
       next.resolve();
     }
   }
-  async with<T>(fn: () => Promise<T>, units = 1): Promise<T> {
-    await this.acquire(units);
-    try {
-      return await fn();
-    } finally {
-      this.release(units);
+  /**
+   * Runs `fn` holding `units`. When they are free and nobody waits, `fn` starts at once and the
+   * only promise added is the one that releases them (this runs once or twice per file).
+   */
+  with<T>(fn: () => Promise<T>, units = 1): Promise<T> {
+    if (this.waiting.length === 0 && this.free >= units) {
+      this.free -= units;
+      return this.runHolding(fn, units);
     }
+    return new Promise<void>((resolve) => this.waiting.push({ units, resolve })).then(() => this.runHolding(fn, units));
+  }
+  private runHolding<T>(fn: () => Promise<T>, units: number): Promise<T> {
+    let result: Promise<T>;
+    try {
+      result = fn();
+    } catch (err) {
+      this.release(units);
+      return Promise.reject(err);
+    }
+    return result.then(
+      (value) => {
+        this.release(units);
+        return value;
+      },
+      (err: unknown) => {
+        this.release(units);
+        throw err;
+      },
+    );
   }
 }
+
+/** A value, or a promise of it when producing it had to wait (most files finish synchronously). */
+type MaybePromise<T> = T | Promise<T>;
 
 /**
  * `fn` over `items` with at most `limit` running, results in input order. Used per directory
  * so a walk never holds more than a few entries per level in flight (memory stays bounded by
  * depth × limit, not by the size of the tree).
  */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => MaybePromise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const run = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      const result = fn(items[i]);
+      out[i] = result instanceof Promise ? await result : result;
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
@@ -619,7 +645,7 @@ class FileSystemArchiver {
    * Saves one file-system item; returns its node, or undefined when excluded or unreadable.
    * `display` is the path as reported in errors.
    */
-  async saveItem(fsPath: Buffer, name: Uint8Array, prev: TreeNode | undefined, display: string, isTarget = false, subdirs?: Semaphore): Promise<TreeNode | undefined> {
+  saveItem(fsPath: Buffer, name: Uint8Array, prev: TreeNode | undefined, display: string, isTarget = false, subdirs?: Semaphore): MaybePromise<TreeNode | undefined> {
     this.core.checkAborted();
     if (!isTarget && this.excludes.active && this.excludes.excludedByName(display)) return undefined;
     let st: BigIntStats;
@@ -640,9 +666,7 @@ class FileSystemArchiver {
     if (this.allowedDevices && !isTarget && !this.allowedDevices.has(st.dev)) {
       // --one-file-system: other file systems are left out (restic keeps only their mount point dir).
       if (node.type !== 'dir') return undefined;
-      node.subtree = await this.core.saveTree([]);
-      this.core.countDir(prev, node);
-      return node;
+      return this.saveMountPoint(node, prev);
     }
     switch (node.type) {
       case 'dir':
@@ -650,17 +674,28 @@ class FileSystemArchiver {
       case 'file':
         return this.saveFile(fsPath, node, st, prev, display);
       case 'symlink':
-        try {
-          node.linkTarget = await fs.readlink(fsPath, { encoding: 'buffer' });
-        } catch (err) {
-          if (!isSourceError(err)) throw err;
-          this.core.itemError(display, 'readlink', err);
-          return undefined;
-        }
-        return node;
+        return this.saveSymlink(fsPath, node, display);
       default:
         return node;
     }
+  }
+
+  /** A directory on another file system under --one-file-system: kept, empty. */
+  private async saveMountPoint(node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode> {
+    node.subtree = await this.core.saveTree([]);
+    this.core.countDir(prev, node);
+    return node;
+  }
+
+  private async saveSymlink(fsPath: Buffer, node: TreeNode, display: string): Promise<TreeNode | undefined> {
+    try {
+      node.linkTarget = await fs.readlink(fsPath, { encoding: 'buffer' });
+    } catch (err) {
+      if (!isSourceError(err)) throw err;
+      this.core.itemError(display, 'readlink', err);
+      return undefined;
+    }
+    return node;
   }
 
   private async saveDir(fsPath: Buffer, node: TreeNode, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
@@ -686,7 +721,7 @@ class FileSystemArchiver {
     return node;
   }
 
-  private async saveFile(fsPath: Buffer, node: TreeNode, st: BigIntStats, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
+  private saveFile(fsPath: Buffer, node: TreeNode, st: BigIntStats, prev: TreeNode | undefined, display: string): MaybePromise<TreeNode | undefined> {
     const size = Number(st.size);
     if (this.fileUnchanged(prev, st)) {
       node.content = [...prev!.content!];
@@ -707,23 +742,28 @@ class FileSystemArchiver {
    * call (cheap from the page cache) and hand the bytes to the blob saver. If it grew since
    * lstat, the normal chunking path takes over.
    */
-  private async saveSmallFile(fsPath: Buffer, node: TreeNode, size: number, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
+  private saveSmallFile(fsPath: Buffer, node: TreeNode, size: number, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
     // Read, hashed and sealed by a worker thread when there is one.
-    const inWorker = await this.core.saver.saveSmallFile(fsPath, size);
-    switch (inWorker.kind) {
-      case 'saved':
-        this.core.counters.bytesDone += inWorker.length;
-        node.content = inWorker.length === 0 ? [] : [inWorker.blob.id];
-        this.core.countFile(prev, false, size);
-        return node;
-      case 'grew':
-        return this.saveLargeFile(fsPath, node, size, prev, display);
-      case 'error':
-        this.core.itemError(display, 'read', inWorker.error);
-        return undefined;
-      case 'unavailable':
-        break;
-    }
+    return this.core.saver.saveSmallFile(fsPath, size).then((inWorker) => {
+      switch (inWorker.kind) {
+        case 'saved':
+          this.core.counters.bytesDone += inWorker.length;
+          node.content = inWorker.length === 0 ? [] : [inWorker.blob.id];
+          this.core.countFile(prev, false, size);
+          return node;
+        case 'grew':
+          return this.saveLargeFile(fsPath, node, size, prev, display);
+        case 'error':
+          this.core.itemError(display, 'read', inWorker.error);
+          return undefined;
+        case 'unavailable':
+          return this.readSmallFileHere(fsPath, node, size, prev, display);
+      }
+    });
+  }
+
+  /** Without a ready worker pool: reads the small file on this thread and saves it as a blob. */
+  private async readSmallFileHere(fsPath: Buffer, node: TreeNode, size: number, prev: TreeNode | undefined, display: string): Promise<TreeNode | undefined> {
     let data: Uint8Array;
     let grew = false;
     try {

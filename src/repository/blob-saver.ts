@@ -12,13 +12,14 @@
  * Memory is bounded: at most one open pack per type plus `uploadConcurrency` finished packs.
  */
 import type { Backend } from '../backend/backend.js';
-import { compress, type CompressionMode } from '../compression/index.js';
+import type { CompressionMode } from '../compression/index.js';
 import { seal, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { ResticError } from '../errors.js';
-import { idFromBytes, type Id } from '../format/id.js';
+import type { Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
-import { BlobWorkerPool, defaultWorkerCount } from './blob-worker.js';
+import { blobCompression, compressIfSmaller } from './blob-compression.js';
+import { BlobWorkerPool, defaultWorkerCount, type SealedFile } from './blob-worker.js';
 import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
 
 /** What the saver needs from the master index. */
@@ -73,6 +74,15 @@ export interface SavedBlob {
   sizeInRepo: number;
 }
 
+/** What became of a small file handed to `saveSmallFile`. */
+export type SmallFileOutcome =
+  | { kind: 'saved'; blob: SavedBlob; length: number }
+  /** Longer than its lstat size: the caller chunks it instead. */
+  | { kind: 'grew' }
+  | { kind: 'error'; error: NodeJS.ErrnoException }
+  /** No ready worker pool (dry run, no workers, empty file): the caller reads the file itself. */
+  | { kind: 'unavailable' };
+
 export interface BlobSaverStats {
   dataBlobs: number;
   treeBlobs: number;
@@ -87,58 +97,11 @@ export interface BlobSaverStats {
   packBytes: number;
 }
 
-/** restic compresses in v2 unless the mode is off, and `off` only applies to data blobs; empty blobs never. */
-export function blobCompression(repoVersion: number, mode: CompressionMode, type: BlobType, length: number): Exclude<CompressionMode, 'off'> | null {
-  if (repoVersion < 2 || length === 0) return null;
-  if (mode === 'off') return type === 'data' ? null : 'auto';
-  return mode;
-}
-
-/**
- * zstd-compresses when asked. A *data* blob whose frame is not smaller is kept as it is
- * (incompressible data): both forms are valid for every reader, and a stored-as-is blob is
- * cheaper to verify and to restore. Tree blobs are always stored compressed, as restic does:
- * restic's prune repacks any tree pack holding an uncompressed blob ("mustCompress"), so an
- * uncompressed tree blob would make every later prune rewrite that pack.
- */
-export async function compressIfSmaller(
-  data: Uint8Array,
-  level: Exclude<CompressionMode, 'off'> | null,
-  type: BlobType,
-): Promise<{ payload: Uint8Array; compressed: boolean }> {
-  if (level === null) return { payload: data, compressed: false };
-  if (type === 'data' && level === 'auto' && (await looksIncompressible(data))) return { payload: data, compressed: false };
-  const frame = await compress(data, level);
-  if (type === 'tree' || frame.length < data.length) return { payload: frame, compressed: true };
-  return { payload: data, compressed: false };
-}
-
 /** Room beyond the target size in a new pack buffer (a pack ends with the blob that fills it). */
 const PACK_HEADROOM = 4 * 1024 * 1024;
 
 /** Blobs at least this large are hashed in a worker thread when they can move there. */
 const HASH_IN_WORKER_MIN = 128 * 1024;
-
-/**
- * `auto` skips compressing a large data blob whose samples do not compress (borg's `auto`
- * compression decides the same way): zstd spends ~1.5 ms per MiB of random data to find nothing
- * to gain — the biggest single cost of backing up already-compressed files. Three 8 KiB samples
- * (start, middle, end) cost ~2 % of compressing the whole blob; the blob is compressed as usual
- * unless *every* sample fails to shrink by 3 %, so mixed content still gets compressed. `max`
- * and `better` always try the whole blob.
- */
-const SAMPLE_MIN_BLOB = 64 * 1024;
-const SAMPLE_SIZE = 8 * 1024;
-
-/** True when a data blob is large enough to sample and no sample compresses by 3 % or more. */
-async function looksIncompressible(data: Uint8Array): Promise<boolean> {
-  if (data.length < SAMPLE_MIN_BLOB) return false;
-  for (const at of [0, (data.length - SAMPLE_SIZE) >>> 1, data.length - SAMPLE_SIZE]) {
-    const sample = data.subarray(at, at + SAMPLE_SIZE);
-    if ((await compress(sample, 'fastest')).length < sample.length * 0.97) return false;
-  }
-  return true;
-}
 
 export function checkPackSize(bytes: number): number {
   if (!Number.isInteger(bytes) || bytes < MIN_PACK_SIZE || bytes > MAX_PACK_SIZE) {
@@ -281,7 +244,8 @@ export class BlobSaver {
       }
       this.throwIfFailed();
       sizeInRepo = sealed.length;
-      await this.addToPack(type, id, sealed, compressed, length);
+      const full = this.addToPack(type, id, sealed, compressed, length);
+      if (full) await full;
     }
     this.count(type, length, sizeInRepo);
     return { id, known: false, sizeInRepo };
@@ -294,21 +258,34 @@ export class BlobSaver {
    * `saveBlob`. A file that grew since `size` was taken, or cannot be read, is reported back
    * without saving anything.
    */
-  async saveSmallFile(path: Uint8Array, size: number): Promise<{ kind: 'saved'; blob: SavedBlob; length: number } | { kind: 'grew' } | { kind: 'error'; error: NodeJS.ErrnoException } | { kind: 'unavailable' }> {
+  saveSmallFile(path: Uint8Array, size: number): Promise<SmallFileOutcome> {
+    // Called once per small file: the common case (workers up) chains one promise onto the
+    // worker's reply instead of stacking async frames (their promises were a large share of
+    // the walking thread's allocations in many-small-files backups).
     this.throwIfFailed();
-    if (this.options.dryRun || size === 0) return { kind: 'unavailable' };
-    await this.startWorkers();
+    if (this.options.dryRun || size === 0) return Promise.resolve({ kind: 'unavailable' });
     const pool = this.pool?.isReady ? this.pool : undefined;
-    if (!pool) return { kind: 'unavailable' };
-    const r = await pool.sealFile(path, size, blobCompression(this.options.repoVersion, this.compression, 'data', size));
+    if (!pool) return this.saveSmallFileOnceStarted(path, size);
+    return pool.sealFile(path, size, blobCompression(this.options.repoVersion, this.compression, 'data', size)).then((r) => this.storeSealedFile(r));
+  }
+
+  private async saveSmallFileOnceStarted(path: Uint8Array, size: number): Promise<SmallFileOutcome> {
+    await this.startWorkers();
+    if (!this.pool?.isReady) return { kind: 'unavailable' };
+    return this.saveSmallFile(path, size);
+  }
+
+  /** Puts a worker-sealed file's blob into the open pack unless it is known; a promise only when the pack filled and must wait for an upload slot. */
+  private storeSealedFile(r: SealedFile): SmallFileOutcome | Promise<SmallFileOutcome> {
     if (r.kind !== 'sealed') return r;
     this.throwIfFailed();
     // A file that shrank to nothing is no blob at all (restic stores empty files without content).
     if (r.length === 0) return { kind: 'saved', blob: { id: r.id, known: true, sizeInRepo: 0 }, length: 0 };
     if (!this.options.index.addPending('data', r.id)) return { kind: 'saved', blob: { id: r.id, known: true, sizeInRepo: 0 }, length: r.length };
-    await this.addToPack('data', r.id, r.sealed, r.compressed, r.length);
+    const full = this.addToPack('data', r.id, r.sealed, r.compressed, r.length);
     this.count('data', r.length, r.sealed.length);
-    return { kind: 'saved', blob: { id: r.id, known: false, sizeInRepo: r.sealed.length }, length: r.length };
+    const saved: SmallFileOutcome = { kind: 'saved', blob: { id: r.id, known: false, sizeInRepo: r.sealed.length }, length: r.length };
+    return full ? full.then(() => saved) : saved;
   }
 
   /** Hands a blob's buffer to `recycle` when it is ours to give (not detached, not shared). */
@@ -320,14 +297,17 @@ export class BlobSaver {
     if (buffer.byteLength > 0) this.options.recycle?.(buffer); // 0: detached (moved away)
   }
 
-  /** Appends a sealed blob to the open pack of its type; starts the pack's upload when full. */
-  private async addToPack(type: BlobType, id: Id, sealed: Uint8Array, compressed: boolean, length: number): Promise<void> {
+  /**
+   * Appends a sealed blob to the open pack of its type. When that fills the pack, starts its
+   * upload and returns a promise that settles once the upload has a slot (back-pressure);
+   * otherwise returns nothing, so the common case costs no promise.
+   */
+  private addToPack(type: BlobType, id: Id, sealed: Uint8Array, compressed: boolean, length: number): Promise<void> | undefined {
     const packer = this.packers[type];
     packer.add(id, sealed, compressed ? length : 0, length);
-    if (packer.isFull(this.packSize)) {
-      this.packers[type] = new Packer(type);
-      await this.startUpload(packer);
-    }
+    if (!packer.isFull(this.packSize)) return undefined;
+    this.packers[type] = new Packer(type);
+    return this.startUpload(packer);
   }
 
   private count(type: BlobType, length: number, sizeInRepo: number): void {
