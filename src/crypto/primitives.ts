@@ -12,10 +12,11 @@
  * once at import (top-level await) so that the per-call hot path (`seal`/`open`) is synchronous.
  */
 import * as nodeCrypto from 'node:crypto';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { scryptAsync as nobleScryptAsync } from '@noble/hashes/scrypt.js';
-import { ctr as nobleCtr, ecb as nobleEcb } from '@noble/ciphers/aes.js';
-import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
+import { createRequire } from 'node:module';
+import type * as NobleSha2 from '@noble/hashes/sha2.js';
+import type * as NobleScrypt from '@noble/hashes/scrypt.js';
+import type * as NobleAes from '@noble/ciphers/aes.js';
+import type * as NoblePoly1305 from '@noble/ciphers/_poly1305.js';
 import { availableParallelism } from 'node:os';
 import { nativeSeal, type NativeSealBinding } from './native.js';
 
@@ -60,6 +61,48 @@ function toUint8(buf: Buffer): Uint8Array {
 
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// --- the pure-JavaScript libraries, loaded when first used ----------------------------------------
+
+interface NobleModules {
+  sha2: typeof NobleSha2;
+  scrypt: typeof NobleScrypt;
+  aes: typeof NobleAes;
+  poly1305: typeof NoblePoly1305;
+}
+
+/**
+ * Where `require` can load ES modules (Node >= 20.19 / 22.12), noble's modules are loaded on
+ * first use, synchronously: the `node` path never uses them, and evaluating them (AES tables, a
+ * CMAC self-test) cost every thread ~30 ms of start-up — a backup starts three. Elsewhere
+ * (older Nodes, other runtimes) they are imported here, at module load, as before.
+ */
+const requireModule = (globalThis.process?.features as { require_module?: boolean } | undefined)?.require_module === true ? createRequire(import.meta.url) : undefined;
+
+async function importNoble(): Promise<NobleModules> {
+  const [sha2, scrypt, aes, poly1305] = await Promise.all([
+    import('@noble/hashes/sha2.js'),
+    import('@noble/hashes/scrypt.js'),
+    import('@noble/ciphers/aes.js'),
+    import('@noble/ciphers/_poly1305.js'),
+  ]);
+  return { sha2, scrypt, aes, poly1305 };
+}
+
+let nobleLoaded: NobleModules | undefined = requireModule ? undefined : await importNoble();
+
+function noble(): NobleModules {
+  if (nobleLoaded === undefined) {
+    const load = requireModule!;
+    nobleLoaded = {
+      sha2: load('@noble/hashes/sha2.js') as typeof NobleSha2,
+      scrypt: load('@noble/hashes/scrypt.js') as typeof NobleScrypt,
+      aes: load('@noble/ciphers/aes.js') as typeof NobleAes,
+      poly1305: load('@noble/ciphers/_poly1305.js') as typeof NoblePoly1305,
+    };
+  }
+  return nobleLoaded;
 }
 
 // --- Poly1305 fast path: libsodium (WebAssembly) ------------------------------------------------
@@ -143,7 +186,7 @@ function laneParallelScrypt(romixAsync: NativeSealBinding['romixAsync']) {
 
 function nobleScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
   const maxmem = 128 * params.r * (params.N + params.p + 2) + (32 << 20);
-  return nobleScryptAsync(password, salt, { N: params.N, r: params.r, p: params.p, dkLen, maxmem });
+  return noble().scrypt.scryptAsync(password, salt, { N: params.N, r: params.r, p: params.p, dkLen, maxmem });
 }
 
 /** scrypt-js: slower than noble, kept for comparison in the benchmarks. */
@@ -165,7 +208,7 @@ function portableConstantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function noblePoly(message: Uint8Array, key: Uint8Array): Uint8Array {
-  return noblePoly1305(message, key);
+  return noble().poly1305.poly1305(message, key);
 }
 
 /**
@@ -254,13 +297,13 @@ export const portablePrimitives: CryptoPrimitives = {
   poly1305Name: '@noble/ciphers',
   scryptName: '@noble/hashes',
   sha256(data) {
-    return nobleSha256(data);
+    return noble().sha2.sha256(data);
   },
   sha256Hex(data) {
-    return bytesToHex(nobleSha256(data));
+    return bytesToHex(noble().sha2.sha256(data));
   },
   createSha256() {
-    const h = nobleSha256.create();
+    const h = noble().sha2.sha256.create();
     return {
       update(data) {
         h.update(data);
@@ -271,10 +314,10 @@ export const portablePrimitives: CryptoPrimitives = {
     };
   },
   aes256Ctr(key, iv, data) {
-    return nobleCtr(key, iv).encrypt(data);
+    return noble().aes.ctr(key, iv).encrypt(data);
   },
   aes128EncryptBlock(key, block) {
-    return nobleEcb(key, { disablePadding: true }).encrypt(block);
+    return noble().aes.ecb(key, { disablePadding: true }).encrypt(block);
   },
   poly1305: noblePoly,
   scrypt: nobleScrypt,
