@@ -25,7 +25,7 @@ import { encodeIndexFile } from '../index/index-file.js';
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, Packer, verifyPack } from '../pack/packer.js';
-import { blobCompression } from '../repository/blob-saver.js';
+import { blobCompression } from '../repository/blob-compression.js';
 import { INDEX_MAX_BLOBS, IndexWriter, saveUnpacked } from '../repository/index-writer.js';
 import type { Repository } from '../repository/repository.js';
 import type { PrunePlan } from './prune.js';

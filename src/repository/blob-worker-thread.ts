@@ -11,7 +11,7 @@ import type { CompressionLevelMode } from '../compression/index.js';
 import { SEAL_OVERHEAD, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
-import { compressIfSmaller } from './blob-saver.js';
+import { compressIfSmaller } from './blob-compression.js';
 import type { FileSealOutcome, WorkerReply, WorkerRequest } from './blob-worker.js';
 
 let key: MasterKey | undefined;

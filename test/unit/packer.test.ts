@@ -7,7 +7,8 @@ import { parseIndexFile } from '../../src/index/index-file.js';
 import { MasterIndex } from '../../src/index/master-index.js';
 import { parsePackHeader, HEADER_LENGTH_SIZE } from '../../src/pack/header.js';
 import { Packer, verifyPack, MIB } from '../../src/pack/packer.js';
-import { BlobSaver, blobCompression, checkPackSize } from '../../src/repository/blob-saver.js';
+import { blobCompression } from '../../src/repository/blob-compression.js';
+import { BlobSaver, checkPackSize } from '../../src/repository/blob-saver.js';
 import { IndexWriter } from '../../src/repository/index-writer.js';
 import { seal } from '../../src/crypto/index.js';
 import { isResticError } from '../../src/errors.js';
@@ -238,7 +239,7 @@ describe('BlobWorkerPool', () => {
 
 describe('compressIfSmaller', () => {
   it('keeps an incompressible data blob as it is, but always compresses tree blobs as restic does', async () => {
-    const { compressIfSmaller } = await import('../../src/repository/blob-saver.js');
+    const { compressIfSmaller } = await import('../../src/repository/blob-compression.js');
     const tiny = new TextEncoder().encode('{"nodes":[]}\n');
     expect((await compressIfSmaller(tiny, 'auto', 'data')).compressed).toBe(false);
     // restic's prune repacks tree packs that hold uncompressed blobs: trees must stay compressed.
@@ -246,7 +247,7 @@ describe('compressIfSmaller', () => {
   });
 
   it('auto: a large blob whose samples do not compress is kept as it is; any compressible part gets it compressed', async () => {
-    const { compressIfSmaller } = await import('../../src/repository/blob-saver.js');
+    const { compressIfSmaller } = await import('../../src/repository/blob-compression.js');
     const { randomBytes } = await import('node:crypto');
     const random = new Uint8Array(randomBytes(1024 * 1024));
     expect((await compressIfSmaller(random, 'auto', 'data')).compressed).toBe(false);
