@@ -61,7 +61,8 @@ export function compressionImplementation(): string {
   const parts = (Object.keys(MODE_LEVELS) as CompressionLevelMode[]).map((mode) => {
     const impl = compressors[mode];
     if (!impl) return `${mode}=none`;
-    return impl.honoursLevel ? `${mode}=${impl.name}(level ${MODE_LEVELS[mode]})` : `${mode}=${impl.name}(default level)`;
+    if (!impl.honoursLevel) return `${mode}=${impl.name}(default level)`;
+    return mode === 'auto' ? `${mode}=${impl.name}(level ${MODE_LEVELS[mode]}, 2 up to ${AUTO_SMALL_INPUT / 1024} KiB)` : `${mode}=${impl.name}(level ${MODE_LEVELS[mode]})`;
   });
   const dec = fastDecompressor?.name ?? 'none';
   const bounded = boundedDecompressor && boundedDecompressor !== fastDecompressor ? `, bounded=${boundedDecompressor.name}` : '';

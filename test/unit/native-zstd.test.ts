@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { compress, compressionImplementation, decompress, inspectFrames, libzstdStatus } from '../../src/compression/index.js';
+import { AUTO_SMALL_INPUT, compress, compressionImplementation, decompress, inspectFrames, libzstdStatus } from '../../src/compression/index.js';
 import { libzstd, libzstdBinding, nativeZstd, wasmZstd } from '../../src/compression/implementations.js';
 import { isResticError } from '../../src/errors.js';
 import { compressibleText, seededBytes } from '../support/source-tree.js';
@@ -34,12 +34,18 @@ describe('libzstd addon presence', () => {
       return;
     }
     expect(status.version).toMatch(/^1\.\d+\.\d+$/);
-    expect(compressionImplementation()).toBe('fastest=libzstd(level 1) auto=libzstd(level 3) better=libzstd(level 7) max=libzstd(level 11) decompress=libzstd');
+    expect(compressionImplementation()).toBe('fastest=libzstd(level 1) auto=libzstd(level 3, 2 up to 16 KiB) better=libzstd(level 7) max=libzstd(level 11) decompress=libzstd');
   });
 });
 
 describe.skipIf(!libzstdBinding)('libzstd addon', () => {
   const z = libzstdBinding!;
+
+  it('auto is level 2 up to 16 KiB and level 3 above (same frames as the addon gives at those levels)', async () => {
+    for (const n of [1, 4_000, AUTO_SMALL_INPUT]) expect(same(await compress(text(n), 'auto'), z.compress(text(n), 2)), `${n} bytes`).toBe(true);
+    for (const n of [AUTO_SMALL_INPUT + 1, 100_000]) expect(same(await compress(text(n), 'auto'), z.compress(text(n), 3)), `${n} bytes`).toBe(true);
+    expect(same(await compress(text(4_000), 'fastest'), z.compress(text(4_000), 1))).toBe(true);
+  });
 
   it('honours levels and writes one checksum-free frame that declares its size', async () => {
     const data = text(300_000);
