@@ -19,7 +19,7 @@ import type { Id } from '../format/id.js';
 import type { BlobType, PackedBlob } from '../pack/header.js';
 import { DEFAULT_PACK_SIZE, MAX_PACK_SIZE, MIN_PACK_SIZE, Packer, verifyPack, type FinishedPack } from '../pack/packer.js';
 import { blobCompression, compressIfSmaller } from './blob-compression.js';
-import { BlobWorkerPool, defaultWorkerCount, type SealedFile } from './blob-worker.js';
+import { BlobWorkerPool, defaultWorkerCount, initialWorkerCount, type SealedFile } from './blob-worker.js';
 import { IndexWriter, type IndexWriterOptions, type SaveIndexFile } from './index-writer.js';
 
 /** What the saver needs from the master index. */
@@ -48,8 +48,9 @@ export interface BlobSaverOptions {
   verify?: boolean;
   /**
    * Worker threads for hashing, reading small files, compression, encryption and pack
-   * verification (default `defaultWorkerCount()`: one per core, at most 4; 0 = do everything
-   * on the calling thread).
+   * verification: a fixed number (0 = do everything on the calling thread), or by default
+   * `initialWorkerCount()` (one per core but one) growing to `defaultWorkerCount()` (one per
+   * core, at most 4) once the data turns out to compress.
    */
   workers?: number;
   /** Count and deduplicate, but store nothing. */
@@ -123,6 +124,7 @@ export class BlobSaver {
   private pool?: BlobWorkerPool;
   /** Worker threads still to start: they start with the first blob to store, not before. */
   private workersToStart: number;
+  private readonly workersAtMost: number;
   private workersStarting: Promise<void> = Promise.resolve();
   readonly stats: BlobSaverStats = {
     dataBlobs: 0,
@@ -143,8 +145,10 @@ export class BlobSaver {
       throw new ResticError('USAGE', `compression mode ${this.compression} needs repository version 2 (this repository is version ${options.repoVersion})`);
     }
     this.indexWriter = new IndexWriter(options.saveIndexFile, options.indexFiles);
-    const workers = options.workers ?? defaultWorkerCount();
+    const workers = options.workers ?? initialWorkerCount();
     this.workersToStart = workers > 0 && !options.dryRun ? workers : 0;
+    // Given a number, the pool keeps that size; by default it grows when the data compresses.
+    this.workersAtMost = options.workers ?? defaultWorkerCount();
   }
 
   /**
@@ -154,7 +158,7 @@ export class BlobSaver {
    */
   private startWorkers(): Promise<void> {
     if (this.workersToStart > 0) {
-      const pool = new BlobWorkerPool(this.options.key, this.workersToStart);
+      const pool = new BlobWorkerPool(this.options.key, this.workersToStart, Math.max(this.workersToStart, this.workersAtMost));
       this.pool = pool;
       this.workersToStart = 0;
       // Pre-started workers answer within milliseconds: every caller waits for them then.

@@ -54,6 +54,41 @@ describe('blob worker pool', () => {
     }
   });
 
+  it('grows to its maximum once data blobs compress (not for incompressible data or tree blobs)', async () => {
+    const growing = new BlobWorkerPool(key, 1, 2);
+    const stays = new BlobWorkerPool(key, 1, 2);
+    try {
+      const text = Buffer.from('compressible text, compressible text\n'.repeat(20_000)); // ~740 KiB
+      const noise = Buffer.concat(Array.from({ length: 40_000 }, (_, i) => sha256(Buffer.from(`n${i}`)))); // 1.25 MiB
+      // Incompressible data and always-compressed tree blobs say nothing about the data.
+      expect((await stays.seal(noise, 'auto', 'data')).compressed).toBe(false);
+      expect((await stays.seal(text, 'auto', 'tree')).compressed).toBe(true);
+      expect((await stays.seal(text, 'auto', 'tree')).compressed).toBe(true);
+      // Compressed data: the second worker starts after 1 MiB and takes work once loaded.
+      expect((await growing.seal(text, 'auto', 'data')).compressed).toBe(true);
+      expect(growing.size).toBe(1);
+      expect((await growing.seal(text, 'auto', 'data')).compressed).toBe(true);
+      for (let i = 0; i < 200 && growing.size < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(growing.size).toBe(2);
+      const results = await Promise.all(Array.from({ length: 6 }, () => growing.seal(text, 'auto', 'data')));
+      for (const r of results) expect(Buffer.from(await decompress(open(key, r.sealed, 'text'), text.length)).equals(text)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(stays.size).toBe(1);
+    } finally {
+      await growing.close();
+      await stays.close();
+    }
+  });
+
+  it('leaves a caller\'s Buffer usable when sealing it without giving it up', async () => {
+    const big = Buffer.from('a Buffer, not a plain Uint8Array\n'.repeat(10_000)); // > the batch limit
+    const copy = Buffer.from(big);
+    const r = await pool.seal(big, 'auto', 'data');
+    expect(big.length).toBe(copy.length);
+    expect(big.equals(copy)).toBe(true);
+    expect(Buffer.from(await decompress(open(key, r.sealed, 'big'), copy.length)).equals(copy)).toBe(true);
+  });
+
   it('closing the pool fails what is still queued or out instead of leaving it waiting', async () => {
     const other = new BlobWorkerPool(key, 1);
     const queued = other.seal(Buffer.from('queued for the next batch'), null, 'data');
