@@ -95,8 +95,8 @@ function worthMoving(u: Uint8Array): boolean {
 
 /**
  * Starts a worker thread. It gets the master key later, by message: workers can load (their
- * own isolate and modules: ~0.3 s of CPU) while the repository key is still being
- * derived (scrypt, ~0.5 s on one core), so a backup does not wait for them afterwards.
+ * own isolate and modules: ~80 ms each) while the repository key is still being derived
+ * (scrypt, ~0.3 s with its lanes on two cores), so a backup does not wait for them afterwards.
  */
 function spawnWorker(): Worker {
   const here = import.meta.url;
