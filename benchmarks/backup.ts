@@ -4,7 +4,8 @@
  * Data sets (generated under a temp dir, deleted afterwards):
  *   random   — incompressible, N MiB in 32 MiB files (default 256 MiB: 1 GiB is slow on a shared 2-core box)
  *   text     — compressible text (node_modules sources), N MiB in 32 MiB files
- *   small    — 5,000 files of 1–20 KiB in 50 directories
+ *   small    — 5,000 files of 1–20 KiB of random bytes in 50 directories
+ *   smalltext — the same 5,000 files, of compressible text (where compression dominates)
  * For each: fresh repository per tool, first backup, then a second (unchanged) backup.
  * Measures wall time (MB/s = 10^6 bytes/s of source data) and peak RSS (/usr/bin/time %M).
  * Run: npx tsx benchmarks/backup.ts [MiB] [sets, comma-separated]
@@ -18,7 +19,7 @@ import { compressibleSample } from './sample-data.js';
 
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 256);
-const sets = (process.argv[3] ?? 'random,text,small').split(',');
+const sets = (process.argv[3] ?? 'random,text,small,smalltext').split(',');
 const projectRoot = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'rts-bench-backup-'));
 const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: path.join(work, 'cache'), TZ: 'UTC' };
@@ -58,10 +59,12 @@ function makeSet(name: string): { dir: string; bytes: number } {
       bytes += data.length;
     }
   } else {
+    const words = name === 'smalltext' ? vocabulary() : undefined;
     for (let d = 0; d < 50; d++) {
       mkdirSync(path.join(dir, `d${d}`));
       for (let f = 0; f < 100; f++) {
-        const data = randomBytes(1024 + ((d * 100 + f) * 7919) % (19 * 1024));
+        const size = 1024 + ((d * 100 + f) * 7919) % (19 * 1024);
+        const data: Uint8Array = words ? wordSoup(words, size, d * 100 + f + 1) : randomBytes(size);
         writeFileSync(path.join(dir, `d${d}`, `f${f}`), data);
         bytes += data.length;
       }
