@@ -80,6 +80,8 @@ function loadZlibZstd(): ZstdImplementation | undefined {
 /** The addon's functions. `maxOutput` bounds the decompressed size; more is an error, never produced. */
 export interface LibzstdBinding {
   compress(data: Uint8Array, level: number): Uint8Array;
+  /** Compresses into out[offset, offset + capacity); the frame's size, or -1 when it does not fit. */
+  compressInto(data: Uint8Array, level: number, out: Uint8Array, offset: number, capacity: number): number;
   decompress(data: Uint8Array, maxOutput: number): Uint8Array;
   compressAsync(data: Uint8Array, level: number): Promise<Uint8Array>;
   decompressAsync(data: Uint8Array, maxOutput: number): Promise<Uint8Array>;

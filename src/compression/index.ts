@@ -21,7 +21,7 @@
  */
 import { ResticError } from '../errors.js';
 import { inspectFrames } from './frame.js';
-import { availableZstd, libzstd, nativeZstd, wasmZstd, zlibZstd, type ZstdImplementation } from './implementations.js';
+import { availableZstd, libzstd, libzstdBinding, nativeZstd, wasmZstd, zlibZstd, type ZstdImplementation } from './implementations.js';
 
 export type CompressionMode = 'auto' | 'max' | 'fastest' | 'better' | 'off';
 export type CompressionLevelMode = Exclude<CompressionMode, 'off'>;
@@ -79,9 +79,24 @@ export function compressionImplementation(): string {
  */
 export const AUTO_SMALL_INPUT = 16 * 1024;
 
+/** The zstd level `mode` stands for, for an input of `length` bytes. */
+function levelFor(mode: CompressionLevelMode, length: number): number {
+  return mode === 'auto' && length <= AUTO_SMALL_INPUT ? 2 : MODE_LEVELS[mode];
+}
+
+/**
+ * Compresses `data` into `out[offset, offset + capacity)` when the libzstd addon is here (else
+ * undefined: use `compress`). Returns the frame's size, or -1 when the frame is larger than
+ * `capacity` — with `capacity = data.length - 1`, "does not compress", found without allocating.
+ */
+export function compressInto(data: Uint8Array, mode: CompressionLevelMode, out: Uint8Array, offset: number, capacity: number): number | undefined {
+  if (!libzstdBinding || compressors[mode] !== libzstd) return undefined;
+  return libzstdBinding.compressInto(data, levelFor(mode, data.length), out, offset, capacity);
+}
+
 /** Compresses `data` into one standard zstd frame at the level `mode` stands for. */
 export async function compress(data: Uint8Array, mode: CompressionLevelMode): Promise<Uint8Array> {
-  const level = mode === 'auto' && data.length <= AUTO_SMALL_INPUT ? 2 : MODE_LEVELS[mode];
+  const level = levelFor(mode, data.length);
   if (level === undefined) throw new ResticError('USAGE', `invalid compression mode ${JSON.stringify(mode)} (want auto, max, fastest or better)`);
   const impl = compressors[mode];
   if (!impl) throw new ResticError('UNSUPPORTED', 'no zstd implementation is available in this runtime');

@@ -3,7 +3,7 @@
  * `--compression`, blob type) and the `auto` mode's shortcut for incompressible data. Its own
  * module because the blob worker threads need it without the rest of the saver.
  */
-import { compress, type CompressionMode } from '../compression/index.js';
+import { compress, compressInto, type CompressionMode } from '../compression/index.js';
 import type { BlobType } from '../pack/header.js';
 
 /** restic compresses in v2 unless the mode is off, and `off` only applies to data blobs; empty blobs never. */
@@ -30,6 +30,21 @@ export async function compressIfSmaller(
   const frame = await compress(data, level);
   if (type === 'tree' || frame.length < data.length) return { payload: frame, compressed: true };
   return { payload: data, compressed: false };
+}
+
+/**
+ * compressIfSmaller for a data blob, written straight into `out` at `offset` (a frame only when
+ * it is smaller than `data`; then it is the payload, in place). Returns the payload's length and
+ * whether it is compressed — for an uncompressed one nothing is written: the payload is `data`.
+ * Undefined when this path does not apply (no libzstd addon, or a blob `auto` would sample
+ * first): use compressIfSmaller. `out` needs `data.length - 1` bytes of room at `offset`.
+ */
+export function compressDataInto(data: Uint8Array, level: Exclude<CompressionMode, 'off'> | null, out: Uint8Array, offset: number): { length: number; compressed: boolean } | undefined {
+  if (level === null || data.length === 0) return { length: data.length, compressed: false };
+  if (level === 'auto' && data.length >= SAMPLE_MIN_BLOB) return undefined;
+  const size = compressInto(data, level, out, offset, data.length - 1);
+  if (size === undefined) return undefined;
+  return size < 0 ? { length: data.length, compressed: false } : { length: size, compressed: true };
 }
 
 /**

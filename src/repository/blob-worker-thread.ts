@@ -8,10 +8,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
-import { SEAL_OVERHEAD, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
+import { IV_SIZE, SEAL_OVERHEAD, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
-import { compressIfSmaller } from './blob-compression.js';
+import { compressDataInto, compressIfSmaller } from './blob-compression.js';
 import type { FileSealOutcome, WorkerReply, WorkerRequest } from './blob-worker.js';
 
 let key: MasterKey | undefined;
@@ -121,7 +121,13 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
             continue;
           }
           const blobId = sha256Hex(read);
-          const { payload, compressed } = await compressIfSmaller(read, req.level, 'data');
+          // Compressed straight into its place in the reply and sealed there when the addon can;
+          // stored as read otherwise (sealInto then encrypts from `read`).
+          const payloadAt = at + IV_SIZE;
+          const direct = compressDataInto(read, req.level, sealedAll, payloadAt);
+          const { payload, compressed } = direct
+            ? { payload: direct.compressed ? sealedAll.subarray(payloadAt, payloadAt + direct.length) : read, compressed: direct.compressed }
+            : await compressIfSmaller(read, req.level, 'data');
           sealInto(key, payload, sealedAll, at);
           at += payload.length + SEAL_OVERHEAD;
           outcomes.push({ kind: 'sealed', blobId, length: read.length, sealedSize: payload.length + SEAL_OVERHEAD, compressed });

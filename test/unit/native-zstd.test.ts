@@ -47,6 +47,18 @@ describe.skipIf(!libzstdBinding)('libzstd addon', () => {
     expect(same(await compress(text(4_000), 'fastest'), z.compress(text(4_000), 1))).toBe(true);
   });
 
+  it('compressInto writes the same frame in place, says -1 when it does not fit, and checks its range', () => {
+    const data = text(10_000);
+    const frame = z.compress(data, 3);
+    const out = new Uint8Array(20_000).fill(7);
+    expect(z.compressInto(data, 3, out, 100, data.length - 1)).toBe(frame.length);
+    expect(same(out.subarray(100, 100 + frame.length), frame)).toBe(true);
+    expect(out[99]).toBe(7); // nothing before the offset
+    expect(z.compressInto(noise(10_000), 3, out, 0, 9_999)).toBe(-1); // incompressible: no room
+    expect(z.compressInto(data, 3, out, 0, frame.length - 1)).toBe(-1);
+    expect(() => z.compressInto(data, 3, out, 15_000, 10_000)).toThrow(RangeError);
+  });
+
   it('honours levels and writes one checksum-free frame that declares its size', async () => {
     const data = text(300_000);
     const sizes = [1, 3, 7, 11].map((level) => {

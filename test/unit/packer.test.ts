@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backend/memory.js';
 import { decompress } from '../../src/compression/index.js';
-import { generateMasterKey, open, sha256 } from '../../src/crypto/index.js';
+import { generateMasterKey, open, randomBytes, sha256 } from '../../src/crypto/index.js';
 import { idFromBytes } from '../../src/format/id.js';
 import { parseIndexFile } from '../../src/index/index-file.js';
 import { MasterIndex } from '../../src/index/master-index.js';
@@ -234,6 +234,27 @@ describe('BlobWorkerPool', () => {
     expect(pool.broken).toBe(true);
     expect(data.byteLength).toBe(100_000); // never transferred
     await pool.close();
+  });
+});
+
+describe('compressDataInto', () => {
+  it('stores what compressIfSmaller stores, in place, for small data blobs of every mode', async () => {
+    const { compressDataInto, compressIfSmaller } = await import('../../src/repository/blob-compression.js');
+    const text = Buffer.from('a line of text that repeats, a line of text that repeats\n'.repeat(200));
+    const noise = randomBytes(5_000);
+    for (const data of [new Uint8Array(text), noise, new Uint8Array(text.subarray(0, 20)), new Uint8Array(0)]) {
+      for (const level of ['auto', 'max', 'fastest', null] as const) {
+        const want = await compressIfSmaller(data, level, 'data');
+        const out = new Uint8Array(data.length + 64);
+        const got = compressDataInto(data, level, out, 16);
+        if (!got) continue; // no libzstd addon here: the caller uses compressIfSmaller
+        expect(got.compressed).toBe(want.compressed);
+        const payload = got.compressed ? out.subarray(16, 16 + got.length) : data;
+        expect(Buffer.from(payload).equals(Buffer.from(want.payload))).toBe(true);
+      }
+    }
+    // Large enough for auto's sampling: not this path.
+    expect(compressDataInto(new Uint8Array(70_000), 'auto', new Uint8Array(70_100), 0)).toBeUndefined();
   });
 });
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 /* The sync compressor's scratch output is kept between calls unless it grew beyond this. */
 #define SCRATCH_KEEP (16u * 1024 * 1024)
@@ -163,12 +164,18 @@ static void set_error(Output *out, const char *what, size_t code) {
  * Compresses `src` into one frame at `level`, with the content size and without a checksum
  * (as restic writes). Writes into `dst` of `capacity` >= ZSTD_compressBound(n); returns the size.
  */
-static size_t compress_into(ZSTD_CCtx *cctx, int level, const uint8_t *src, size_t n, uint8_t *dst, size_t capacity, Output *out) {
+static size_t compress_frame(ZSTD_CCtx *cctx, int level, const uint8_t *src, size_t n, uint8_t *dst, size_t capacity) {
   size_t r = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
   if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
   if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
   if (!ZSTD_isError(r)) r = ZSTD_compress2(cctx, dst, capacity, src, n);
+  return r; /* the frame's size, or a zstd error code */
+}
+
+/* compress_frame, with a failure described in `out`. */
+static size_t compress_into(ZSTD_CCtx *cctx, int level, const uint8_t *src, size_t n, uint8_t *dst, size_t capacity, Output *out) {
+  size_t r = compress_frame(cctx, level, src, n, dst, capacity);
   if (ZSTD_isError(r)) {
     set_error(out, "zstd compression failed", r);
     return 0;
@@ -325,6 +332,42 @@ static napi_value js_compress(napi_env env, napi_callback_info info) {
     s->scratch_capacity = 0;
   }
   if (out.error[0]) napi_throw_error(env, NULL, out.error);
+  return result;
+}
+
+/*
+ * compressInto(data, level, out, offset, capacity) -> number: compresses straight into
+ * out[offset, offset + capacity) and returns the frame's size, or -1 when the frame does not fit
+ * in `capacity` (a caller that passes data.length - 1 learns "not smaller" without an allocation
+ * or a copy: how the blob workers compress small files into the batch they send back).
+ */
+static napi_value js_compress_into(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  Bytes src, dst;
+  double level, offset, capacity;
+  if (!get_args(env, info, 5, argv) || !get_bytes_sized(env, argv[0], "data", -1, &src) ||
+      !get_count(env, argv[1], "level", ZSTD_minCLevel(), ZSTD_maxCLevel(), &level) ||
+      !get_bytes_sized(env, argv[2], "out", -1, &dst) || !get_count(env, argv[3], "offset", 0, 9007199254740991.0, &offset) ||
+      !get_count(env, argv[4], "capacity", 0, 9007199254740991.0, &capacity)) {
+    return NULL;
+  }
+  if (offset > (double)dst.length || capacity > (double)dst.length - offset) {
+    napi_throw_range_error(env, NULL, "out is too small for offset + capacity");
+    return NULL;
+  }
+  size_t r = compress_frame(get_state(env)->cctx, (int)level, src.data, src.length, dst.data + (size_t)offset, (size_t)capacity);
+  napi_value result;
+  if (ZSTD_isError(r)) {
+    if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall) {
+      char message[160];
+      snprintf(message, sizeof message, "zstd compression failed: %s", ZSTD_getErrorName(r));
+      napi_throw_error(env, NULL, message);
+      return NULL;
+    }
+    napi_create_int32(env, -1, &result);
+    return result;
+  }
+  napi_create_double(env, (double)r, &result);
   return result;
 }
 
@@ -522,6 +565,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_create_string_utf8(env, ZSTD_versionString(), NAPI_AUTO_LENGTH, &version);
   napi_property_descriptor properties[] = {
       {"compress", NULL, js_compress, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"compressInto", NULL, js_compress_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"decompress", NULL, js_decompress, NULL, NULL, NULL, napi_enumerable, NULL},
       {"compressAsync", NULL, js_compress_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"decompressAsync", NULL, js_decompress_async, NULL, NULL, NULL, napi_enumerable, NULL},
