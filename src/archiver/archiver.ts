@@ -25,7 +25,7 @@ import type { MasterKey } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import type { Id } from '../format/id.js';
-import { encodeTree, newNode, nodesEqual, type Tree, type TreeNode } from '../format/node.js';
+import { encodeLikePrevious, encodeTree, newNode, nodesEqual, type Tree, type TreeNode } from '../format/node.js';
 import { encodeSnapshotBytes, type Snapshot, type SnapshotSummary } from '../format/snapshot.js';
 import type { MasterIndex } from '../index/master-index.js';
 import { BlobSaver, type BlobSaverStats } from '../repository/blob-saver.js';
@@ -661,6 +661,8 @@ class FileSystemArchiver {
     const node = nodeFromStats(name, st, this.names);
     // restic ignores sockets: they cannot be restored meaningfully.
     if (node.type === 'socket') return undefined;
+    // Unchanged since the parent snapshot (checked when the tree is encoded): reuse its text.
+    if (prev !== undefined) encodeLikePrevious(node, prev);
     if (!isTarget && this.excludes.excludedBySize(node.type === 'dir', Number(st.size))) return undefined;
     if (!addExtendedAttributes(node, fsPath, (during, err) => this.core.itemError(display, during, err))) return undefined;
     if (this.allowedDevices && !isTarget && !this.allowedDevices.has(st.dev)) {

@@ -943,7 +943,29 @@ function readCanonicalNode(r: JsonReader): TreeNode | undefined {
   };
   if (subtree !== undefined) node.subtree = subtree;
   r.pos = at + 1;
+  canonicalTexts.set(node, t.slice(start, at + 1));
   return node;
+}
+
+/**
+ * The text of each node the fast path read. That path accepts only Go's exact layout with
+ * escape-free strings, so the text is what encodeNodeCanonical gives for the node under any
+ * options (test/unit/tree.test.ts checks this). It shares the tree text's memory and lives as
+ * long as the parsed node.
+ */
+const canonicalTexts = new WeakMap<TreeNode, string>();
+
+/** New nodes that may be encoded as the text of the earlier node they were made from. */
+const encodedLike = new WeakMap<TreeNode, TreeNode>();
+
+/**
+ * Marks `node` as built from `previous` (e.g. a file's node in the parent snapshot): if at
+ * encoding time the two are equal field by field and `previous` was read in Go's exact layout,
+ * its text is reused instead of formatting three times and every field again — an unchanged
+ * file's node in a re-backup costs a comparison.
+ */
+export function encodeLikePrevious(node: TreeNode, previous: TreeNode): void {
+  encodedLike.set(node, previous);
 }
 
 function readExtendedAttributes(r: JsonReader): ExtendedAttribute[] {
@@ -1112,6 +1134,11 @@ function encodeNodeCanonical(node: TreeNode, options: GoJsonOptions): string {
 
 /** One node's JSON as it goes into a tree blob. */
 export function encodeNode(node: TreeNode, options: EncodeTreeOptions = {}): string {
+  const previous = encodedLike.get(node);
+  if (previous !== undefined) {
+    const text = canonicalTexts.get(previous);
+    if (text !== undefined && nodesEqual(previous, node)) return text;
+  }
   const canonical = encodeNodeCanonical(node, options);
   if (options.reuseSource === false) return canonical;
   const source = nodeSources.get(node);

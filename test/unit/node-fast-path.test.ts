@@ -7,7 +7,7 @@
  * Canonical nodes must also keep no source text and re-encode to the same bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeNode, keptNodeSource, parseTree, type TreeNode } from '../../src/format/node.js';
+import { encodeLikePrevious, encodeNode, keptNodeSource, parseTree, type TreeNode } from '../../src/format/node.js';
 import { resticErrorMessage } from '../support/errors.js';
 
 const T = '"mtime":"2026-11-26T13:47:36.190686335+01:00","atime":"2026-11-26T13:47:36.190686335+01:00","ctime":"2026-11-26T13:47:36.194686335+01:00"';
@@ -99,5 +99,35 @@ describe('readNode fast path agrees with the general reader', () => {
     const one = all.map((text) => parseTree(tree(text)).nodes[0]!);
     expect(mixed.map(fields)).toEqual(one.map(fields));
     expect(mixed.map((n) => keptNodeSource(n))).toEqual(one.map((n) => keptNodeSource(n)));
+  });
+});
+
+describe('encodeLikePrevious: an unchanged node is written as the text it was read from', () => {
+  /** A node equal to `n` field by field, built separately (as the archiver builds one from lstat). */
+  const copyOf = (n: TreeNode): TreeNode => ({ ...n, name: Uint8Array.from(n.name), content: n.content && [...n.content], extendedAttributes: [], genericAttributes: {}, extra: {} });
+
+  it.each(canonical)('canonical node %#: its text is the canonical encoding under both escape styles', (text) => {
+    const parsed = parseTree(Buffer.from(`{"nodes":[${canonical[0]},${text}]}\n`)).nodes.find((n) => encodeNode(copyOf(n)) === text)!;
+    expect(parsed).toBeDefined();
+    for (const legacyControlEscapes of [false, true]) {
+      const fresh = copyOf(parsed);
+      expect(encodeNode(fresh, { legacyControlEscapes, reuseSource: false })).toBe(text);
+      const marked = copyOf(parsed);
+      encodeLikePrevious(marked, parsed);
+      expect(encodeNode(marked, { legacyControlEscapes })).toBe(text);
+    }
+  });
+
+  it('a node that differs from the one it was made from is encoded afresh', () => {
+    const text = canonical[0]!;
+    const parsed = parseTree(tree(text)).nodes[0]!;
+    const changed = { ...copyOf(parsed), size: parsed.size + 1n };
+    encodeLikePrevious(changed, parsed);
+    expect(encodeNode(changed)).toBe(text.replace('"size":2,', '"size":3,'));
+    // A previous node read by the general reader (not Go's exact layout) lends no text.
+    const general = parseTree(viaGeneral(unusual[2]!)).nodes[0]!;
+    const same = copyOf(general);
+    encodeLikePrevious(same, general);
+    expect(encodeNode(same)).toBe(encodeNode(copyOf(general), { reuseSource: false }));
   });
 });
