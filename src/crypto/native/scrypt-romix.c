@@ -42,6 +42,14 @@ static inline __m128i rotl_vec(__m128i v, int n) {
   return _mm_or_si128(_mm_slli_epi32(v, n), _mm_srli_epi32(v, 32 - n));
 }
 
+/* Salsa20's quarter-round on four columns (or rows) at once: b ^= (a+d)<<<7, c ^= (b+a)<<<9, d ^= (c+b)<<<13, a ^= (d+c)<<<18. */
+static inline void quarter_rounds(__m128i *a, __m128i *b, __m128i *c, __m128i *d) {
+  *b = _mm_xor_si128(*b, rotl_vec(_mm_add_epi32(*a, *d), 7));
+  *c = _mm_xor_si128(*c, rotl_vec(_mm_add_epi32(*b, *a), 9));
+  *d = _mm_xor_si128(*d, rotl_vec(_mm_add_epi32(*c, *b), 13));
+  *a = _mm_xor_si128(*a, rotl_vec(_mm_add_epi32(*d, *c), 18));
+}
+
 /* x = Salsa20/8(x ^ a [^ b]) for one sub-block held as four diagonal vectors; writes it to out. */
 static inline void salsa_step(__m128i x[4], const uint32_t *a, const uint32_t *b, uint32_t *out) {
   __m128i in0 = _mm_xor_si128(x[0], _mm_loadu_si128((const __m128i *)a));
@@ -57,18 +65,12 @@ static inline void salsa_step(__m128i x[4], const uint32_t *a, const uint32_t *b
   __m128i va = in0, vb = in1, vc = in2, vd = in3;
   for (int round = 0; round < 8; round += 2) {
     /* Column round: (a, b, c, d) are four columns at once. */
-    vb = _mm_xor_si128(vb, rotl_vec(_mm_add_epi32(va, vd), 7));
-    vc = _mm_xor_si128(vc, rotl_vec(_mm_add_epi32(vb, va), 9));
-    vd = _mm_xor_si128(vd, rotl_vec(_mm_add_epi32(vc, vb), 13));
-    va = _mm_xor_si128(va, rotl_vec(_mm_add_epi32(vd, vc), 18));
-    /* Rotate lanes so the same four operations work on rows: d->b, c->c, b->d. */
+    quarter_rounds(&va, &vb, &vc, &vd);
+    /* Rotate lanes so that the same steps work on the rows, with d in b's place and b in d's. */
     vd = _mm_shuffle_epi32(vd, 0x39);
     vc = _mm_shuffle_epi32(vc, 0x4E);
     vb = _mm_shuffle_epi32(vb, 0x93);
-    vd = _mm_xor_si128(vd, rotl_vec(_mm_add_epi32(va, vb), 7));
-    vc = _mm_xor_si128(vc, rotl_vec(_mm_add_epi32(vd, va), 9));
-    vb = _mm_xor_si128(vb, rotl_vec(_mm_add_epi32(vc, vd), 13));
-    va = _mm_xor_si128(va, rotl_vec(_mm_add_epi32(vb, vc), 18));
+    quarter_rounds(&va, &vd, &vc, &vb);
     vd = _mm_shuffle_epi32(vd, 0x93);
     vc = _mm_shuffle_epi32(vc, 0x4E);
     vb = _mm_shuffle_epi32(vb, 0x39);
