@@ -256,6 +256,7 @@ describe.skipIf(!nativeSeal)('scrypt with parallel lanes (native ROMix)', () => 
     expect(() => romix(new Uint8Array(1000), 1024, 8)).toThrow(RangeError); // block not 128 * r
     expect(() => romix(new Uint8Array(1024), 1, 8)).toThrow(RangeError); // N < 2
     expect(() => romix(new Uint8Array(1024), 1024, 0)).toThrow(RangeError); // r < 1
+    expect(() => romix(new Uint8Array(1024), 2 ** 40, 8)).toThrow(RangeError); // a table beyond 1 TiB (checked before the block)
     expect(() => romix(new Uint16Array(512) as unknown as Uint8Array, 1024, 8)).toThrow(TypeError);
   });
 });
