@@ -285,7 +285,7 @@ export const nodePrimitives: CryptoPrimitives = nativeSeal
       aes256Ctr: nativeSeal.aes256Ctr,
       aes128EncryptBlock: nativeSeal.aes128EncryptBlock,
       poly1305: nativeSeal.poly1305,
-      scryptName: 'openssl-native lanes',
+      scryptName: 'native-lanes',
       scrypt: laneParallelScrypt(nativeSeal.romixAsync),
       native: nativeSeal,
     }

@@ -33,7 +33,7 @@ describe('implementation selection', () => {
       sha256: 'node:crypto',
       aes: native ? 'openssl-native' : 'node:crypto',
       poly1305: native ? 'openssl-native' : 'libsodium-wasm',
-      scrypt: native ? 'openssl-native lanes' : 'node:crypto',
+      scrypt: native ? 'native-lanes' : 'node:crypto',
     });
   });
   it('switches to the portable implementation and back', () => {
