@@ -107,7 +107,10 @@ export class Packer {
  * lists exactly the blobs we wrote, each blob decrypts (MAC), decompresses to its recorded
  * length, and hashes to its ID. Throws CORRUPT naming the pack.
  */
-export async function verifyPack(key: MasterKey, pack: FinishedPack): Promise<void> {
+/** How many bytes of blobs verifyPack checks between two `pause` calls. */
+const PAUSE_EVERY = 1024 * 1024;
+
+export async function verifyPack(key: MasterKey, pack: FinishedPack, options: { pause?: () => Promise<void> } = {}): Promise<void> {
   const { bytes, id } = pack;
   const file = `data/${id.slice(0, 2)}/${id}`;
   const fail = (what: string): never => {
@@ -123,9 +126,17 @@ export async function verifyPack(key: MasterKey, pack: FinishedPack): Promise<vo
   if (headerLength < CRYPTO_OVERHEAD || headerStart < 0) fail(`bad header length ${headerLength}`);
   const header = parsePackHeader(openSealed(key, bytes.subarray(headerStart, bytes.length - HEADER_LENGTH_SIZE), `${file} header`), id);
   if (header.length !== pack.blobs.length) fail(`header lists ${header.length} blobs, expected ${pack.blobs.length}`);
+  // `pause`, when given, is awaited after every PAUSE_EVERY bytes of blobs checked (a worker lets
+  // other requests in between).
+  let sincePause = 0;
   for (let i = 0; i < header.length; i++) {
     const h = header[i];
     const want = pack.blobs[i];
+    if (options.pause && sincePause >= PAUSE_EVERY) {
+      sincePause = 0;
+      await options.pause();
+    }
+    sincePause += h.length;
     if (h.id !== want.id || h.type !== want.type || h.offset !== want.offset || h.length !== want.length || h.uncompressedLength !== want.uncompressedLength) {
       fail(`header entry ${i} differs from the blob written`);
     }

@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CompressionLevelMode } from '../compression/index.js';
-import { IV_SIZE, SEAL_OVERHEAD, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
+import { IV_SIZE, SEAL_OVERHEAD, createSha256, seal, sealInto, sha256Hex, type MasterKey } from '../crypto/index.js';
 import { isResticError } from '../errors.js';
 import { verifyPack, type FinishedPack } from '../pack/packer.js';
 import { compressDataInto, compressIfSmaller } from './blob-compression.js';
@@ -54,6 +54,23 @@ const scratchPool: Uint8Array[] = [];
 function takeScratch(size: number): Uint8Array {
   const found = scratchPool.pop();
   return found && found.length >= size ? found : new Uint8Array(Math.max(size, 64 * 1024));
+}
+
+/** Lets queued messages (small-file batches) run before the caller goes on. */
+function letOthersIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** SHA-256 of `bytes` as a hex ID, 1 MiB at a time with `letOthersIn` in between. */
+async function hashInSlices(bytes: Uint8Array): Promise<string> {
+  const SLICE = 1024 * 1024;
+  if (bytes.length <= SLICE) return sha256Hex(bytes);
+  const hasher = createSha256();
+  for (let at = 0; at < bytes.length; at += SLICE) {
+    hasher.update(bytes.subarray(at, Math.min(bytes.length, at + SLICE)));
+    await letOthersIn();
+  }
+  return Buffer.from(hasher.digest()).toString('hex');
 }
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
@@ -142,9 +159,11 @@ async function handle(req: Exclude<WorkerRequest, { op: 'key' }>, key: MasterKey
       return;
     }
     case 'verify': {
+      // Verifying a 16 MiB pack takes tens of milliseconds; in slices, with small-file batches
+      // let in between, the walking thread gets its replies instead of waiting for the pack.
       const pack: FinishedPack = req.pack;
-      pack.id = sha256Hex(pack.bytes);
-      await verifyPack(key, pack);
+      pack.id = await hashInSlices(pack.bytes);
+      await verifyPack(key, pack, { pause: letOthersIn });
       // The pack may be a view of a larger reused buffer: it goes back whole, never copied.
       reply({ id: req.id, ok: true, bytes: pack.bytes, packId: pack.id }, [pack.bytes.buffer as ArrayBuffer]);
       return;

@@ -76,6 +76,50 @@ describe('Packer', () => {
   });
 });
 
+describe('verifyPack in slices (as the blob workers run it)', () => {
+  /** A data pack of `count` random blobs of `size` bytes. */
+  function packOf(count: number, size: number) {
+    const key = generateMasterKey();
+    const p = new Packer('data');
+    for (let i = 0; i < count; i++) {
+      const blob = randomBytes(size);
+      p.add(idFromBytes(sha256(blob)), seal(key, blob), 0, blob.length);
+    }
+    return { key, pack: p.finish(key) };
+  }
+
+  it('pauses about once per MiB and passes a good pack', async () => {
+    const { key, pack } = packOf(40, 100_000); // ~4 MiB
+    let pauses = 0;
+    await verifyPack(key, pack, { pause: async () => void pauses++ });
+    expect(pauses).toBeGreaterThanOrEqual(3);
+    expect(pauses).toBeLessThanOrEqual(4);
+  });
+
+  it('still finds a flipped byte in the last blob, after pausing', async () => {
+    const { key, pack } = packOf(40, 100_000);
+    const last = pack.blobs[pack.blobs.length - 1]!;
+    pack.bytes[last.offset + 50] ^= 1;
+    await expect(verifyPack(key, pack, { pause: () => new Promise((r) => setImmediate(r)) })).rejects.toSatisfy(
+      (e) => isResticError(e, 'CORRUPT') || isResticError(e, 'MAC_FAILED'),
+    );
+  });
+
+  it('a worker names a multi-MiB pack with the SHA-256 of its bytes, hashed in slices', async () => {
+    const { BlobWorkerPool } = await import('../../src/repository/blob-worker.js');
+    const { key, pack } = packOf(30, 100_000); // ~3 MiB: hashed in 1 MiB slices
+    const want = pack.id;
+    pack.id = '';
+    const pool = new BlobWorkerPool(key, 1);
+    try {
+      await pool.verify(pack);
+      expect(pack.id).toBe(want);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('blobCompression', () => {
   it('follows restic: v1 never, empty never, off leaves only data uncompressed', () => {
     expect(blobCompression(1, 'auto', 'data', 10)).toBeNull();
