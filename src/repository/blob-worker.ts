@@ -67,7 +67,7 @@ interface Pending {
 /**
  * The most workers a pool has: one per core (at most 4). The main thread walks, reads and
  * chunks, and waits on I/O part of the time; with one worker per core the compression of
- * text-like data spreads over every core (2 cores, 128 MiB of text: 2.1 s instead of 2.6 s).
+ * text-like data spreads over every core (2 cores, 256 MiB of text: 2.1 s instead of 2.6 s).
  * Beyond 4, chunking on the main thread is the limit and more workers only cost memory.
  */
 export function defaultWorkerCount(): number {
