@@ -108,7 +108,9 @@ function loadLibzstdBinding(): LibzstdBinding | undefined {
     name: 'zstd',
     what: 'native zstd addon',
     needs: "a C compiler, make, python3 and libzstd's headers",
-    exports: ['compress', 'decompressAsync'],
+    // A build from before a function was added (a checkout not rebuilt) is refused, with this
+    // reason, rather than failing later on the missing call.
+    exports: ['compress', 'compressInto', 'decompressAsync'],
     disableVariable: 'RESTIC_TS_NATIVE_ZSTD',
   });
   libzstdUnavailable = addon.reason;

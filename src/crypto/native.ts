@@ -52,7 +52,9 @@ function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
     name: 'seal',
     what: 'native seal addon',
     needs: 'a C compiler, make and python3',
-    exports: ['seal', 'open'],
+    // A build from before a function was added (a checkout not rebuilt) is refused, with this
+    // reason, rather than failing later on the missing call.
+    exports: ['seal', 'sealInto', 'open', 'romixAsync'],
     disableVariable: 'RESTIC_TS_NATIVE_CRYPTO',
   });
   return addon.binding ? { binding: addon.binding, status: { available: true, file: addon.file } } : { status: { available: false, reason: addon.reason } };
