@@ -25,7 +25,7 @@ import type { MasterKey } from '../crypto/index.js';
 import { ResticError, isResticError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import type { Id } from '../format/id.js';
-import { encodeLikePrevious, encodeTree, newNode, nodesEqual, type Tree, type TreeNode } from '../format/node.js';
+import { encodeLikePrevious, encodeTree, newNode, nodesEqual, type ParseTreeOptions, type Tree, type TreeNode } from '../format/node.js';
 import { encodeSnapshotBytes, type Snapshot, type SnapshotSummary } from '../format/snapshot.js';
 import type { MasterIndex } from '../index/master-index.js';
 import { BlobSaver, type BlobSaverStats } from '../repository/blob-saver.js';
@@ -44,7 +44,8 @@ export interface ArchiveRepository {
   readonly masterKey: MasterKey;
   readonly config: { version: number; chunker_polynomial: Polynomial };
   readonly index: MasterIndex;
-  loadTree(id: Id): Promise<Tree>;
+  /** `keepNodeText` is asked for parent-snapshot trees (see parseTree); an implementation may ignore it. */
+  loadTree(id: Id, options?: ParseTreeOptions): Promise<Tree>;
   /** When present and false, `loadIndex` is called before the backup starts. */
   readonly indexLoaded?: boolean;
   loadIndex?(): Promise<unknown>;
@@ -556,7 +557,7 @@ export async function findParentSnapshot(
 async function loadParentChildren(core: ArchiverCore, subtree: Id | undefined): Promise<Map<string, TreeNode> | undefined> {
   if (!subtree) return undefined;
   try {
-    const tree = await core.options.repository.loadTree(subtree);
+    const tree = await core.options.repository.loadTree(subtree, { keepNodeText: true });
     const map = new Map<string, TreeNode>();
     for (const n of tree.nodes) map.set(nameKey(n.name), n);
     return map;

@@ -943,17 +943,26 @@ function readCanonicalNode(r: JsonReader): TreeNode | undefined {
   };
   if (subtree !== undefined) node.subtree = subtree;
   r.pos = at + 1;
-  canonicalTexts.set(node, t.slice(start, at + 1));
+  if (keepingNodeText) canonicalTexts.set(node, t.slice(start, at + 1));
   return node;
 }
 
+/** Whether the tree being parsed keeps its nodes' texts (parseTree's `keepNodeText`). */
+let keepingNodeText = false;
+
 /**
- * The text of each node the fast path read. That path accepts only Go's exact layout with
+ * The text of each node the fast path read, when asked (parseTree's `keepNodeText`). That path
+ * accepts only Go's exact layout with
  * escape-free strings, so the text is what encodeNodeCanonical gives for the node under any
  * options (test/unit/tree.test.ts checks this). It shares the tree text's memory and lives as
  * long as the parsed node.
  */
 const canonicalTexts = new WeakMap<TreeNode, string>();
+
+/** The text kept for `node` by parseTree's `keepNodeText`, if any (for tests). */
+export function keptNodeText(node: TreeNode): string | undefined {
+  return canonicalTexts.get(node);
+}
 
 /** New nodes that may be encoded as the text of the earlier node they were made from. */
 const encodedLike = new WeakMap<TreeNode, TreeNode>();
@@ -1027,9 +1036,19 @@ function treeLabel(treeId?: Id): string {
  * Parses a tree blob's plaintext. Unknown top-level keys are kept in `extra`; `nodes: null`
  * gives no nodes. Bad JSON or a bad field throws CORRUPT naming the tree.
  */
-export function parseTree(data: Uint8Array | string, treeId?: Id): Tree {
+export interface ParseTreeOptions {
+  /**
+   * Keep, for each node read in Go's exact layout, its text for `encodeLikePrevious` (the
+   * archiver asks this of parent-snapshot trees). Off by default: the texts share the tree's
+   * text and would keep it alive as long as the nodes.
+   */
+  keepNodeText?: boolean;
+}
+
+export function parseTree(data: Uint8Array | string, treeId?: Id, options: ParseTreeOptions = {}): Tree {
   const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8');
   const reader = new JsonReader(text, treeLabel(treeId));
+  keepingNodeText = options.keepNodeText === true;
   try {
     if (reader.peek() !== 'object') throw reader.typeError(`expected a JSON object, got ${reader.peek()}`);
     let nodes: TreeNode[] = [];
@@ -1050,6 +1069,8 @@ export function parseTree(data: Uint8Array | string, treeId?: Id): Tree {
     return { nodes, extra };
   } catch (err) {
     throw wrapStackOverflow(err, reader);
+  } finally {
+    keepingNodeText = false;
   }
 }
 const TREE_FIELDS: ReadonlySet<string> = new Set(['nodes']);

@@ -14,7 +14,7 @@ import { ResticError, isResticError } from '../errors.js';
 import { CONFIG_FILE, parseConfig, type Config } from '../format/config.js';
 import { isId, shortId, type Id } from '../format/id.js';
 import { openKeyFile, parseKeyFile, type KeyFile } from '../format/key-file.js';
-import { parseTree, type Tree } from '../format/node.js';
+import { parseTree, type ParseTreeOptions, type Tree } from '../format/node.js';
 import { parseSnapshot, type Snapshot } from '../format/snapshot.js';
 import { matchesFilter, type SnapshotFilter } from '../format/snapshot-filter.js';
 import { loadMasterIndex, MasterIndex, type IndexLoadProgress } from '../index/master-index.js';
@@ -350,7 +350,12 @@ export class Repository {
   }
 
   /** A tree blob, parsed; recently used trees are cached. */
-  async loadTree(id: Id): Promise<Tree> {
+  /**
+   * A tree, from the cache when it is there. With `keepNodeText` (see parseTree) the tree is
+   * parsed afresh and not cached: the archiver's parent trees, read once per backup.
+   */
+  async loadTree(id: Id, options: ParseTreeOptions = {}): Promise<Tree> {
+    if (options.keepNodeText) return parseTree(await this.loadBlob('tree', id), id, options);
     const cached = this.treeCache.get(id);
     if (cached) {
       // refresh its position for LRU eviction

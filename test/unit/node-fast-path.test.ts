@@ -7,7 +7,7 @@
  * Canonical nodes must also keep no source text and re-encode to the same bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeLikePrevious, encodeNode, keptNodeSource, parseTree, type TreeNode } from '../../src/format/node.js';
+import { encodeLikePrevious, encodeNode, keptNodeSource, keptNodeText, parseTree, type TreeNode } from '../../src/format/node.js';
 import { resticErrorMessage } from '../support/errors.js';
 
 const T = '"mtime":"2026-11-26T13:47:36.190686335+01:00","atime":"2026-11-26T13:47:36.190686335+01:00","ctime":"2026-11-26T13:47:36.194686335+01:00"';
@@ -107,8 +107,9 @@ describe('encodeLikePrevious: an unchanged node is written as the text it was re
   const copyOf = (n: TreeNode): TreeNode => ({ ...n, name: Uint8Array.from(n.name), content: n.content && [...n.content], extendedAttributes: [], genericAttributes: {}, extra: {} });
 
   it.each(canonical)('canonical node %#: its text is the canonical encoding under both escape styles', (text) => {
-    const parsed = parseTree(Buffer.from(`{"nodes":[${canonical[0]},${text}]}\n`)).nodes.find((n) => encodeNode(copyOf(n)) === text)!;
+    const parsed = parseTree(Buffer.from(`{"nodes":[${canonical[0]},${text}]}\n`), undefined, { keepNodeText: true }).nodes.find((n) => encodeNode(copyOf(n)) === text)!;
     expect(parsed).toBeDefined();
+    expect(keptNodeText(parsed)).toBe(text);
     for (const legacyControlEscapes of [false, true]) {
       const fresh = copyOf(parsed);
       expect(encodeNode(fresh, { legacyControlEscapes, reuseSource: false })).toBe(text);
@@ -118,14 +119,19 @@ describe('encodeLikePrevious: an unchanged node is written as the text it was re
     }
   });
 
+  it('keeps no text unless asked: parsed nodes hold no reference to the tree text', () => {
+    for (const text of canonical) expect(keptNodeText(parseTree(tree(text)).nodes[0]!)).toBeUndefined();
+  });
+
   it('a node that differs from the one it was made from is encoded afresh', () => {
     const text = canonical[0]!;
-    const parsed = parseTree(tree(text)).nodes[0]!;
+    const parsed = parseTree(tree(text), undefined, { keepNodeText: true }).nodes[0]!;
     const changed = { ...copyOf(parsed), size: parsed.size + 1n };
     encodeLikePrevious(changed, parsed);
     expect(encodeNode(changed)).toBe(text.replace('"size":2,', '"size":3,'));
     // A previous node read by the general reader (not Go's exact layout) lends no text.
-    const general = parseTree(viaGeneral(unusual[2]!)).nodes[0]!;
+    const general = parseTree(viaGeneral(unusual[2]!), undefined, { keepNodeText: true }).nodes[0]!;
+    expect(keptNodeText(general)).toBeUndefined();
     const same = copyOf(general);
     encodeLikePrevious(same, general);
     expect(encodeNode(same)).toBe(encodeNode(copyOf(general), { reuseSource: false }));
