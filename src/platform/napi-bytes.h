@@ -72,4 +72,41 @@ static inline napi_value new_bytes(napi_env env, size_t length, uint8_t **data) 
   return array;
 }
 
+/*
+ * Queues `execute` on libuv's thread pool, `complete` after it on the JavaScript thread, and
+ * returns a new promise for `complete` to settle through *deferred (then it deletes *work). On
+ * failure nothing is queued, an exception is pending and NULL is returned: the caller frees
+ * `data`.
+ */
+static inline napi_value queue_promise_work(napi_env env, const char *name, napi_async_execute_callback execute,
+                                            napi_async_complete_callback complete, void *data, napi_async_work *work,
+                                            napi_deferred *deferred) {
+  napi_value resource_name, promise;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, execute, complete, data, work) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot create work for the thread pool");
+    return NULL;
+  }
+  if (napi_create_promise(env, deferred, &promise) != napi_ok || napi_queue_async_work(env, *work) != napi_ok) {
+    napi_delete_async_work(env, *work);
+    napi_throw_error(env, NULL, "cannot queue work on the thread pool");
+    return NULL;
+  }
+  return promise;
+}
+
+/* Rejects `deferred` with the pending exception if there is one (e.g. out of memory while
+ * making the result), else with a new Error(message). */
+static inline void reject_deferred_with(napi_env env, napi_deferred deferred, const char *message) {
+  bool pending = false;
+  napi_value error = NULL;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &error);
+  if (error == NULL) {
+    napi_value text;
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, NULL, text, &error);
+  }
+  napi_reject_deferred(env, deferred, error);
+}
+
 #endif

@@ -452,17 +452,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
   if (value != NULL) {
     napi_resolve_deferred(env, job->deferred, value);
   } else {
-    /* Creating the result may have left an exception pending (out of memory): reject with it. */
-    bool pending = false;
-    napi_value error = NULL;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &error);
-    if (error == NULL) {
-      napi_value message;
-      const char *text = job->out.error[0] ? job->out.error : "zstd job cancelled";
-      napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-      napi_create_error(env, NULL, message, &error);
-    }
-    napi_reject_deferred(env, job->deferred, error);
+    reject_deferred_with(env, job->deferred, job->out.error[0] ? job->out.error : "zstd job cancelled");
   }
   napi_delete_async_work(env, job->work);
   if (job->result_ref != NULL) napi_delete_reference(env, job->result_ref);
@@ -479,7 +469,6 @@ static void free_unqueued(napi_env env, Job *job) {
 }
 
 static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
-  napi_value promise, name;
   ZstdState *s = get_state(env);
   job->src = malloc(src->length > 0 ? src->length : 1);
   if (job->src == NULL) {
@@ -492,14 +481,10 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
   /* The job holds the pool until it completes (set before queueing: it may run at once). */
   job->pool = s->pool;
   pool_retain(s->pool);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "restic-ts:zstd", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, job_execute, job_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+  napi_value promise = queue_promise_work(env, "restic-ts:zstd", job_execute, job_complete, job, &job->work, &job->deferred);
+  if (promise == NULL) {
     pool_release(job->pool);
     free_unqueued(env, job);
-    napi_throw_error(env, NULL, "zstd: cannot queue the job");
-    return NULL;
   }
   return promise;
 }

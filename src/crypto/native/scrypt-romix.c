@@ -258,10 +258,7 @@ static void romix_complete(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &undefined);
     napi_resolve_deferred(env, job->deferred, undefined);
   } else {
-    napi_value message, error;
-    napi_create_string_utf8(env, job->ok ? "scrypt lane cancelled" : "scrypt lane: out of memory", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject_deferred_with(env, job->deferred, job->ok ? "scrypt lane cancelled" : "scrypt lane: out of memory");
   }
   napi_delete_reference(env, job->block_ref);
   napi_delete_async_work(env, job->work);
@@ -298,15 +295,15 @@ napi_value js_romix_async(napi_env env, napi_callback_info info) {
   job->block = block.data;
   job->n = n;
   job->r = r;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[0], 1, &job->block_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "restic-ts:scrypt-lane", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, romix_execute, romix_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+  if (napi_create_reference(env, argv[0], 1, &job->block_ref) != napi_ok) {
     free(job);
-    napi_throw_error(env, NULL, "scrypt lane: cannot queue the work");
+    napi_throw_error(env, NULL, "scrypt lane: cannot hold the block");
     return NULL;
+  }
+  napi_value promise = queue_promise_work(env, "restic-ts:scrypt-lane", romix_execute, romix_complete, job, &job->work, &job->deferred);
+  if (promise == NULL) {
+    napi_delete_reference(env, job->block_ref);
+    free(job);
   }
   return promise;
 }
