@@ -489,16 +489,20 @@ static napi_value queue_job(napi_env env, Job *job, const Bytes *src) {
   return promise;
 }
 
+/* A zeroed job, or NULL with an exception pending. */
+static Job *new_job(napi_env env) {
+  Job *job = calloc(1, sizeof *job);
+  if (job == NULL) napi_throw_error(env, NULL, "zstd: out of memory");
+  return job;
+}
+
 /* compressAsync(data, level) -> Promise<Uint8Array> */
 static napi_value js_compress_async(napi_env env, napi_callback_info info) {
   Bytes src;
   double level;
   if (!get_compress_args(env, info, &src, &level)) return NULL;
-  Job *job = calloc(1, sizeof *job);
-  if (job == NULL) {
-    napi_throw_error(env, NULL, "zstd: out of memory");
-    return NULL;
-  }
+  Job *job = new_job(env);
+  if (job == NULL) return NULL;
   job->compress = 1;
   job->level = (int)level;
   return queue_job(env, job, &src);
@@ -509,11 +513,8 @@ static napi_value js_decompress_async(napi_env env, napi_callback_info info) {
   Bytes src;
   double max_output;
   if (!get_decompress_args(env, info, &src, &max_output)) return NULL;
-  Job *job = calloc(1, sizeof *job);
-  if (job == NULL) {
-    napi_throw_error(env, NULL, "zstd: out of memory");
-    return NULL;
-  }
+  Job *job = new_job(env);
+  if (job == NULL) return NULL;
   job->max_output = (size_t)max_output;
   unsigned long long declared = declared_size(src.data, src.length);
   if (declared != ZSTD_CONTENTSIZE_ERROR && declared != ZSTD_CONTENTSIZE_UNKNOWN && declared <= job->max_output) {

@@ -194,6 +194,16 @@ static int get_key(napi_env env, napi_value *argv, Bytes *enc, Bytes *mac_k, Byt
          get_bytes_sized(env, argv[2], "macR", 16, mac_r);
 }
 
+/* A new array holding plaintext sealed under `iv`; NULL with an exception pending on failure. */
+static napi_value sealed_bytes(napi_env env, SealState *s, const Bytes *enc, const Bytes *mac_k, const Bytes *mac_r,
+                               const uint8_t *iv, const Bytes *plain) {
+  uint8_t *out = NULL;
+  napi_value result = new_bytes(env, plain->length + SEAL_OVERHEAD, &out);
+  if (result == NULL) return NULL;
+  if (seal_to(env, s, enc, mac_k, mac_r, iv, plain->data, plain->length, out) == NULL) return NULL;
+  return result;
+}
+
 /* seal(encrypt, macK, macR, plaintext) -> Uint8Array: IV || ciphertext || tag with a random IV. */
 static napi_value js_seal(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -204,11 +214,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   SealState *s = get_state(env);
   uint8_t iv[IV_SIZE];
   if (!random_iv(s, iv)) return throw_openssl(env, "RAND_bytes");
-  uint8_t *out = NULL;
-  napi_value result = new_bytes(env, plain.length + SEAL_OVERHEAD, &out);
-  if (result == NULL) return NULL;
-  if (seal_to(env, s, &enc, &mac_k, &mac_r, iv, plain.data, plain.length, out) == NULL) return NULL;
-  return result;
+  return sealed_bytes(env, s, &enc, &mac_k, &mac_r, iv, &plain);
 }
 
 /* sealWithIv(encrypt, macK, macR, iv, plaintext) -> Uint8Array, for tests (fixed IV). */
@@ -221,11 +227,7 @@ static napi_value js_seal_with_iv(napi_env env, napi_callback_info info) {
   SealState *s = get_state(env);
   uint8_t iv_copy[IV_SIZE];
   memcpy(iv_copy, iv.data, IV_SIZE);
-  uint8_t *out = NULL;
-  napi_value result = new_bytes(env, plain.length + SEAL_OVERHEAD, &out);
-  if (result == NULL) return NULL;
-  if (seal_to(env, s, &enc, &mac_k, &mac_r, iv_copy, plain.data, plain.length, out) == NULL) return NULL;
-  return result;
+  return sealed_bytes(env, s, &enc, &mac_k, &mac_r, iv_copy, &plain);
 }
 
 /*
