@@ -43,7 +43,7 @@ function timed(cmd: string, args: string[]): Run {
 const distDir = path.join(projectRoot, 'node_modules', '.cache', `rts-bench-dist-${process.pid}`);
 rmSync(distDir, { recursive: true, force: true });
 spawnSync(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', distDir], { cwd: projectRoot });
-const oursCmd = [process.execPath, path.join(distDir, 'cli/main.js')];
+const oursCmd = [process.execPath, path.join(distDir, 'cli/bin.js')];
 
 function makeSet(name: string): { dir: string; bytes: number } {
   const dir = path.join(work, `src-${name}`);

@@ -57,11 +57,11 @@ try {
   sh('restic', ['backup', '-q', src]);
   const packBytes = dirBytes(join(repo, 'data'));
   // the compiled CLI when built (npm run build), else the sources through tsx
-  const dist = join(projectRoot, 'dist', 'cli', 'main.js');
+  const dist = join(projectRoot, 'dist', 'cli', 'bin.js');
   const ours: [string, string[]] = existsSync(dist)
     ? [process.execPath, [dist]]
     : [join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'main.ts')]];
-  console.log(JSON.stringify({ restic_ts: existsSync(dist) ? 'dist/cli/main.js' : 'src via tsx', loadAverage: loadavg().map((l) => +l.toFixed(1)) }));
+  console.log(JSON.stringify({ restic_ts: existsSync(dist) ? 'dist/cli/bin.js' : 'src via tsx', loadAverage: loadavg().map((l) => +l.toFixed(1)) }));
   for (const [name, cmd, args] of [
     ['restic check --read-data', 'restic', ['check', '--read-data']],
     ['restic-ts check --read-data', ours[0], [...ours[1], 'check', '--read-data']],

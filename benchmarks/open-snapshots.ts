@@ -5,7 +5,7 @@
  *
  * Measures, as the median of R runs:
  * - restic: `restic --no-lock snapshots --json` (a whole process: start-up, scrypt, listing);
- * - restic-ts (process): `node dist/cli/main.js --no-lock snapshots --json` when dist/ is built;
+ * - restic-ts (process): `node dist/cli/bin.js --no-lock snapshots --json` when dist/ is built;
  * - restic-ts (library): Repository.open and listSnapshots separately, in this process.
  *
  * Run: npx tsx benchmarks/open-snapshots.ts [snapshots=30] [runs=5]
@@ -49,7 +49,7 @@ try {
   const oursProcessMs: number[] = [];
   const openMs: number[] = [];
   const listMs: number[] = [];
-  const cli = join(root, 'dist', 'cli', 'main.js');
+  const cli = join(root, 'dist', 'cli', 'bin.js');
   let expected = '';
   for (let i = 0; i < runs; i++) {
     const r = sh('restic', ['--no-lock', 'snapshots', '--json']);

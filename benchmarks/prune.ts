@@ -63,7 +63,7 @@ try {
   cpSync(repo, oursRepo, { recursive: true });
   const load = loadavg()[0];
   const restic = timed('restic', ['prune', '-q', '-r', theirsRepo]);
-  const ours = timed(process.execPath, [path.join(distDir, 'cli/main.js'), 'prune', '-q', '-r', oursRepo]);
+  const ours = timed(process.execPath, [path.join(distDir, 'cli/bin.js'), 'prune', '-q', '-r', oursRepo]);
   sh('restic', ['check', '-q', '--read-data', '-r', oursRepo]);
   console.log(JSON.stringify({ benchmark: 'prune', MiB: sizeMiB, loadAverage: Number(load.toFixed(1)), restic, ours }));
 } finally {

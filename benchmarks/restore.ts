@@ -7,7 +7,7 @@
  *
  * Both restores run as whole processes under /usr/bin/time (wall time and peak RSS, start-up
  * and key derivation included): `restic restore latest --target …` and restic-ts's CLI
- * (`dist/cli/main.js` when built, else the TypeScript sources through tsx). Also measured:
+ * (`dist/cli/bin.js` when built, else the TypeScript sources through tsx). Also measured:
  * opening the repository (restic: `restic cat config`; restic-ts: Repository.open in this
  * process), and restic-ts's restoreTree alone in this process (open excluded): wall time and
  * the CPU time this process spent (user + system; on a loaded machine the CPU figures are
@@ -83,7 +83,7 @@ function hashTree(path: string, files: string[]): string {
   return h.digest('hex');
 }
 
-const cliDist = join(root, 'dist', 'cli', 'main.js');
+const cliDist = join(root, 'dist', 'cli', 'bin.js');
 const oursCmd: [string, string[]] = existsSync(cliDist)
   ? [process.execPath, [cliDist]]
   : [process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')]];
@@ -153,7 +153,7 @@ try {
     );
     results.push(`| open (${name} repo) | ${median(resticOpen).toFixed(2)} s (cat config) | ${median(oursOpen).toFixed(2)} s (Repository.open) | ${(median(resticOpen) / median(oursOpen)).toFixed(2)} | | |`);
   }
-  console.log(`restic-ts CLI: ${oursCmd[1][0] === cliDist ? 'dist/cli/main.js' : 'src via tsx'}; median of ${runs} runs`);
+  console.log(`restic-ts CLI: ${oursCmd[1][0] === cliDist ? 'dist/cli/bin.js' : 'src via tsx'}; median of ${runs} runs`);
   console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('| data | restic 0.14 (speed, CPU, peak RSS) | restic-ts CLI (speed, CPU, peak RSS) | speed ratio (ours/restic) | RSS ratio (ours/restic) | restic-ts restoreTree only (speed, CPU) |');
   console.log('|---|---|---|---|---|---|');

@@ -344,7 +344,12 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Runs the CLI as this process: argv, the real streams, signals (SIGINT/SIGTERM abort the
+ * command and let it clean up; a second one exits), and the exit code. Used by the `restic-ts`
+ * bin entry (bin.ts) and when this module is itself the entry point.
+ */
+export function runAsProcess(): void {
   const controller = new AbortController();
   // `restic-ts cat blob … | head`: the reader went away. Drop further output quietly and let
   // main() finish, so locks are released and backends closed.
@@ -375,3 +380,5 @@ if (isEntryPoint()) {
     },
   );
 }
+
+if (isEntryPoint()) runAsProcess();

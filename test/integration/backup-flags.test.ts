@@ -86,7 +86,7 @@ describe('backup flags match restic', () => {
     expect((await ours(['-r', repo, 'init'], env)).code).toBe(0);
     const projectRoot = path.resolve(import.meta.dirname, '..', '..');
     const data = Buffer.alloc(3 * 1024 * 1024 + 17, 'restic-ts stdin ');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/cli/main.ts'), '-r', repo, '--json', 'backup', '--stdin', '--stdin-filename', 'db.dump'], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/cli/bin.ts'), '-r', repo, '--json', 'backup', '--stdin', '--stdin-filename', 'db.dump'], {
       cwd: projectRoot,
       env: { ...process.env, ...env },
       input: data,
