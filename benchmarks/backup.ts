@@ -8,7 +8,9 @@
  *   smalltext — the same 5,000 files, of compressible text (where compression dominates)
  * For each: fresh repository per tool, first backup, then a second (unchanged) backup.
  * Measures wall time (MB/s = 10^6 bytes/s of source data) and peak RSS (/usr/bin/time %M).
- * Run: npx tsx benchmarks/backup.ts [MiB] [sets, comma-separated]
+ * Each tool runs `runs` times per set (default 3), taking turns, and the table shows medians:
+ * on a shared machine one run's wall time varies by 20-40 %.
+ * Run: npx tsx benchmarks/backup.ts [MiB] [sets, comma-separated] [runs]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +22,8 @@ import { compressibleSample } from './sample-data.js';
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 256);
 const sets = (process.argv[3] ?? 'random,text,small,smalltext').split(',');
+/** Runs per tool and set (fresh repository each); the table shows medians. */
+const runs = Math.max(1, Number(process.argv[4] ?? 3));
 const projectRoot = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'rts-bench-backup-'));
 const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: path.join(work, 'cache'), TZ: 'UTC' };
@@ -98,28 +102,64 @@ function mbps(bytes: number, s: number): string {
   return (bytes / 1e6 / s).toFixed(1);
 }
 
+const TOOLS = ['restic', 'restic-ts'] as const;
+type Tool = (typeof TOOLS)[number];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Each figure's median over the runs (wall time, CPU and peak RSS taken separately). */
+function medianRun(all: Run[]): Run {
+  return { seconds: median(all.map((r) => r.seconds)), cpu: median(all.map((r) => r.cpu)), peakRssMiB: median(all.map((r) => r.peakRssMiB)) };
+}
+
 const rows: string[] = [];
+const ratios: string[] = [];
 const startup = timed(oursCmd[0], [...oursCmd.slice(1), 'version']);
-console.log(`restic-ts CLI start-up (compiled): ${startup.seconds.toFixed(2)} s, ${startup.peakRssMiB.toFixed(0)} MiB`);
+console.log(`restic-ts CLI start-up (compiled): ${startup.seconds.toFixed(2)} s, ${startup.peakRssMiB.toFixed(0)} MiB; ${runs} run(s) per tool and set, alternating`);
 for (const name of sets) {
   const { dir, bytes } = makeSet(name);
   execFileSync('sync');
-  for (const tool of ['restic', 'restic-ts'] as const) {
-    const repo = path.join(work, `repo-${name}-${tool}`);
-    const base = tool === 'restic' ? ['restic', '-r', repo] : [...oursCmd, '-r', repo];
-    timed(base[0], [...base.slice(1), 'init']);
-    const first = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
-    const second = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
-    const row = `| ${name} | ${(bytes / MiB).toFixed(0)} MiB | ${tool} | ${first.seconds.toFixed(2)} s | ${mbps(bytes, first.seconds)} | ${first.cpu.toFixed(2)} s | ${first.peakRssMiB.toFixed(0)} MiB | ${second.seconds.toFixed(2)} s | ${second.cpu.toFixed(2)} s | ${second.peakRssMiB.toFixed(0)} MiB |`;
+  const results: Record<Tool, { first: Run; second: Run }[]> = { restic: [], 'restic-ts': [] };
+  // The tools take turns, run after run, so a slow spell on a shared machine hits both.
+  for (let run = 0; run < runs; run++) {
+    for (const tool of TOOLS) {
+      const repo = path.join(work, `repo-${name}-${tool}`);
+      const base = tool === 'restic' ? ['restic', '-r', repo] : [...oursCmd, '-r', repo];
+      timed(base[0], [...base.slice(1), 'init']);
+      const first = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
+      const second = timed(base[0], [...base.slice(1), 'backup', '-q', dir]);
+      results[tool].push({ first, second });
+      rmSync(repo, { recursive: true, force: true });
+    }
+  }
+  for (const tool of TOOLS) {
+    const first = medianRun(results[tool].map((r) => r.first));
+    const second = medianRun(results[tool].map((r) => r.second));
+    const times = results[tool].map((r) => r.first.seconds);
+    const range = runs > 1 ? ` (${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)})` : '';
+    const row = `| ${name} | ${(bytes / MiB).toFixed(0)} MiB | ${tool} | ${first.seconds.toFixed(2)} s${range} | ${mbps(bytes, first.seconds)} | ${first.cpu.toFixed(2)} s | ${first.peakRssMiB.toFixed(0)} MiB | ${second.seconds.toFixed(2)} s | ${second.cpu.toFixed(2)} s | ${second.peakRssMiB.toFixed(0)} MiB |`;
     console.log(row);
     rows.push(row);
-    rmSync(repo, { recursive: true, force: true });
   }
+  // Throughput ratio restic-ts/restic (> 1: restic-ts faster), per run pair and of the medians.
+  const perRun = results.restic.map((r, i) => r.first.seconds / results['restic-ts'][i].first.seconds);
+  const ofMedians = median(results.restic.map((r) => r.first.seconds)) / median(results['restic-ts'].map((r) => r.first.seconds));
+  const rebackup = median(results.restic.map((r) => r.second.seconds)) / median(results['restic-ts'].map((r) => r.second.seconds));
+  const ratio = `${name}: throughput restic-ts/restic ${ofMedians.toFixed(2)}x (runs: ${perRun.map((x) => x.toFixed(2)).join(' ')}); unchanged re-backup ${rebackup.toFixed(2)}x`;
+  console.log(ratio);
+  ratios.push(ratio);
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);
+console.log(`\nMedians of ${runs} run(s); first-backup range in brackets.`);
 console.log('\n| data | size | tool | first backup | MB/s | CPU (user+sys) | peak RSS | unchanged re-backup | CPU | peak RSS |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
+console.log('');
+for (const r of ratios) console.log(r);
 rmSync(work, { recursive: true, force: true });
 rmSync(distDir, { recursive: true, force: true });
