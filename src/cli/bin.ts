@@ -8,10 +8,12 @@
  * reached TurboFan during a backup of 5,000 small files, its background compile threads taking
  * ~0.4 s of CPU from the walk and the blob workers on a 2-core machine. With 8 times the budget
  * only the truly hot code (the chunker's loop, hashing loops) is optimised: 14 functions, and the
- * backup ran in 1.12 s instead of 1.28 s (median of 11, restic 0.14: 1.18 s); large-file backups
- * were unchanged (docs/benchmarks.md). The flag is process-wide (worker threads share it), so it
- * is set here, before any other module loads — setting it after the CLI's modules had loaded
- * gained only half as much — and never by the library, which leaves its host's V8 alone.
+ * backup ran in 1.23 s instead of 1.37 s (interleaved medians of 15 runs; restic 0.14: 1.22 s);
+ * large-file backups were unchanged (docs/benchmarks.md, "Fifth pass"). The flag is process-wide
+ * (worker threads share it), so it is set here, before any other module loads — setting it after
+ * the CLI's modules had loaded gained only half as much — and never by the library, which leaves
+ * its host's V8 alone. Only this flag is set at run time: V8's GC flags cannot be (changing
+ * `--single-threaded-gc` that way aborts the process).
  */
 import { setFlagsFromString } from 'node:v8';
 
