@@ -38,5 +38,4 @@ describe('restic-ts bin entry', () => {
     expect(r.stderr).toContain('Fatal: unknown command "no-such-command"');
     expect(r.status).toBe(exitCodeFor('USAGE'));
   });
-
 });
