@@ -32,10 +32,11 @@ export interface NativeSealBinding {
   aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   aes128EncryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
   /**
-   * scrypt's ROMix for one lane (`block`: 128 * r bytes, replaced in place) on libuv's thread
-   * pool (./native/scrypt-romix.c), so the p lanes of a key derivation can run side by side.
+   * scrypt's ROMix for consecutive lanes (`blocks`: a whole number of 128 * r-byte lanes,
+   * replaced in place, one after another with one table) on libuv's thread pool
+   * (./native/scrypt-romix.c), so the p lanes of a key derivation can run side by side.
    */
-  romixAsync(block: Uint8Array, N: number, r: number): Promise<void>;
+  romixLanesAsync(blocks: Uint8Array, N: number, r: number): Promise<void>;
 }
 
 export interface NativeSealStatus {
@@ -54,7 +55,7 @@ function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
     needs: 'a C compiler, make and python3',
     // A build from before a function was added (a checkout not rebuilt) is refused, with this
     // reason, rather than failing later on the missing call.
-    exports: ['seal', 'sealInto', 'open', 'romixAsync'],
+    exports: ['seal', 'sealInto', 'open', 'romixLanesAsync'],
     disableVariable: 'RESTIC_TS_NATIVE_CRYPTO',
   });
   return addon.binding ? { binding: addon.binding, status: { available: true, file: addon.file } } : { status: { available: false, reason: addon.reason } };

@@ -250,10 +250,21 @@ describe.skipIf(!nativeSeal)('scrypt with parallel lanes (native ROMix)', () => 
     const got = await Promise.all(salts.map((salt) => nodePrimitives.scrypt(pw, salt, params, 64)));
     for (let i = 0; i < salts.length; i++) expect(toHex(got[i]!)).toBe(toHex(await nodeJsPrimitives.scrypt(pw, salts[i]!, params, 64)));
   });
+  it('works several lanes in one call as it works each alone (one table, lane after lane)', async () => {
+    const romix = nativeSeal!.romixLanesAsync;
+    const r = 2;
+    const laneBytes = 128 * r;
+    const together = new Uint8Array(randomBytes(3 * laneBytes));
+    const alone = together.slice();
+    await romix(together, 256, r);
+    for (let lane = 0; lane < 3; lane++) await romix(alone.subarray(lane * laneBytes, (lane + 1) * laneBytes), 256, r);
+    expect(toHex(together)).toBe(toHex(alone));
+  });
   it('rejects arguments the ROMix cannot take, before any work', () => {
-    const romix = nativeSeal!.romixAsync;
+    const romix = nativeSeal!.romixLanesAsync;
     expect(() => romix(new Uint8Array(1024), 1000, 8)).toThrow(RangeError); // N not a power of two
-    expect(() => romix(new Uint8Array(1000), 1024, 8)).toThrow(RangeError); // block not 128 * r
+    expect(() => romix(new Uint8Array(1000), 1024, 8)).toThrow(RangeError); // block not whole 128 * r lanes
+    expect(() => romix(new Uint8Array(0), 1024, 8)).toThrow(RangeError); // no lane at all
     expect(() => romix(new Uint8Array(1024), 1, 8)).toThrow(RangeError); // N < 2
     expect(() => romix(new Uint8Array(1024), 1024, 0)).toThrow(RangeError); // r < 1
     expect(() => romix(new Uint8Array(1024), 2 ** 40, 8)).toThrow(RangeError); // a table beyond 1 TiB (checked before the block)

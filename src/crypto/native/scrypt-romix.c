@@ -1,7 +1,7 @@
 /*
- * scrypt's memory-hard step, ROMix (RFC 7914 section 5), for one of the p independent lanes,
- * run on libuv's thread pool: romixAsync(block, N, r) -> Promise<void>, `block` (128 * r bytes)
- * replaced in place.
+ * scrypt's memory-hard step, ROMix (RFC 7914 section 5), for some of the p independent lanes,
+ * run on libuv's thread pool: romixLanesAsync(blocks, N, r) -> Promise<void>, `blocks` (one or
+ * more consecutive 128 * r-byte lanes) replaced in place, lane after lane.
  *
  * Why: restic's key files use p = 5 (N = 2^15, r = 8). node:crypto's scrypt (and Go's, in
  * restic) works the lanes one after another, ~130 ms each here; they are independent by
@@ -12,8 +12,8 @@
  * against node:crypto's scrypt by test/unit/native-crypto.test.ts. Words are kept in host order
  * while mixing and converted from/to little-endian at the ends, so it is endian-neutral.
  *
- * Memory: 128 * r * N bytes per running lane (32 MiB for restic's parameters), allocated when
- * the lane starts and freed when it ends; the caller bounds how many run at once.
+ * Memory: 128 * r * N bytes per call (32 MiB for restic's parameters), allocated when its first
+ * lane starts and freed when its last ends; the caller bounds how many calls run at once.
  */
 #include <node_api.h>
 #include "napi-bytes.h"
@@ -201,18 +201,9 @@ static uint32_t *alloc_table(size_t bytes) {
   return malloc(bytes);
 }
 
-/* ROMix of one lane in place; 0 when the working memory cannot be allocated. */
-static int romix(uint8_t *block, uint64_t n, uint32_t r) {
+/* ROMix of one lane in place, with the table `v` (128 * r * N bytes) and the two blocks x, y. */
+static void romix_lane(uint8_t *block, uint64_t n, uint32_t r, uint32_t *v, uint32_t *x, uint32_t *y) {
   const size_t words = 32 * (size_t)r; /* 128 * r bytes */
-  uint32_t *v = alloc_table(words * sizeof(uint32_t) * (size_t)n);
-  uint32_t *x = malloc(words * sizeof(uint32_t));
-  uint32_t *y = malloc(words * sizeof(uint32_t));
-  if (!v || !x || !y) {
-    free(v);
-    free(x);
-    free(y);
-    return 0;
-  }
   for (size_t sub = 0; sub < words; sub += 16)
     for (int pos = 0; pos < 16; pos++) x[sub + pos] = load_le32(block + 4 * (sub + WORD_AT[pos]));
   /* V[i] = X; X = BlockMix(X): BlockMix writes straight into the next V slot. */
@@ -230,10 +221,26 @@ static int romix(uint8_t *block, uint64_t n, uint32_t r) {
   }
   for (size_t sub = 0; sub < words; sub += 16)
     for (int pos = 0; pos < 16; pos++) store_le32(block + 4 * (sub + WORD_AT[pos]), x[sub + pos]);
+}
+
+/*
+ * ROMix of `lanes` consecutive lanes of `blocks` in place, one after another, sharing one table:
+ * a fresh 32 MiB table (restic's N = 2^15, r = 8) costs the kernel ~11 ms of page clearing, so a
+ * thread that runs three of the five lanes clears it once instead of three times. 0 when the
+ * working memory cannot be allocated.
+ */
+static int romix(uint8_t *blocks, size_t lanes, uint64_t n, uint32_t r) {
+  const size_t words = 32 * (size_t)r;
+  uint32_t *v = alloc_table(words * sizeof(uint32_t) * (size_t)n);
+  uint32_t *x = malloc(words * sizeof(uint32_t));
+  uint32_t *y = malloc(words * sizeof(uint32_t));
+  const int ok = v && x && y;
+  if (ok)
+    for (size_t lane = 0; lane < lanes; lane++) romix_lane(blocks + lane * words * sizeof(uint32_t), n, r, v, x, y);
   free(v);
   free(x);
   free(y);
-  return 1;
+  return ok;
 }
 
 typedef struct {
@@ -241,6 +248,7 @@ typedef struct {
   napi_deferred deferred;
   napi_ref block_ref; /* keeps the caller's array alive while the pool thread writes into it */
   uint8_t *block;
+  size_t lanes;
   uint64_t n;
   uint32_t r;
   int ok;
@@ -248,7 +256,7 @@ typedef struct {
 
 static void romix_execute(napi_env env, void *data) {
   RomixJob *job = data;
-  job->ok = romix(job->block, job->n, job->r);
+  job->ok = romix(job->block, job->lanes, job->n, job->r);
 }
 
 static void romix_complete(napi_env env, napi_status status, void *data) {
@@ -265,7 +273,7 @@ static void romix_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-napi_value js_romix_async(napi_env env, napi_callback_info info) {
+napi_value js_romix_lanes_async(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
   Bytes block;
@@ -283,8 +291,8 @@ napi_value js_romix_async(napi_env env, napi_callback_info info) {
   }
   uint64_t n = (uint64_t)n_value;
   uint32_t r = (uint32_t)r_value;
-  if ((double)n != n_value || (double)r != r_value || (n & (n - 1)) != 0 || block.length != 128 * (size_t)r) {
-    napi_throw_range_error(env, NULL, "scrypt lane: N must be a power of two and the block 128 * r bytes");
+  if ((double)n != n_value || (double)r != r_value || (n & (n - 1)) != 0 || block.length == 0 || block.length % (128 * (size_t)r) != 0) {
+    napi_throw_range_error(env, NULL, "scrypt lane: N must be a power of two and the block a whole number of 128 * r-byte lanes");
     return NULL;
   }
   RomixJob *job = calloc(1, sizeof *job);
@@ -293,6 +301,7 @@ napi_value js_romix_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->block = block.data;
+  job->lanes = block.length / (128 * (size_t)r);
   job->n = n;
   job->r = r;
   if (napi_create_reference(env, argv[0], 1, &job->block_ref) != napi_ok) {

@@ -441,7 +441,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"poly1305", NULL, js_poly1305, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aes256Ctr", NULL, js_aes256_ctr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aes128EncryptBlock", NULL, js_aes128_encrypt_block, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"romixAsync", NULL, js_romix_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"romixLanesAsync", NULL, js_romix_lanes_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   return exports;
