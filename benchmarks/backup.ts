@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { compressibleSample } from './sample-data.js';
+import { median } from './stats.js';
 
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 256);
@@ -104,12 +105,6 @@ function mbps(bytes: number, s: number): string {
 
 const TOOLS = ['restic', 'restic-ts'] as const;
 type Tool = (typeof TOOLS)[number];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Each figure's median over the runs (wall time, CPU and peak RSS taken separately). */
 function medianRun(all: Run[]): Run {

@@ -21,6 +21,7 @@ import { chunkBuffer } from '../src/chunker/chunker.js';
 import { chunkStream } from '../src/chunker/stream.js';
 import { ChunkAssembler } from '../src/archiver/chunk-reader.js';
 import { TEST_POLYNOMIAL } from '../src/chunker/polynomial.js';
+import { median } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -49,7 +50,6 @@ function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function streamChild(path: string): Promise<void> {
   const t0 = performance.now();

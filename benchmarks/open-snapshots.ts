@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openBackend } from '../src/backend/open.js';
 import { Repository } from '../src/repository/repository.js';
+import { median } from './stats.js';
 
 const snapshots = Number(process.argv[2] ?? 30);
 const runs = Number(process.argv[3] ?? 5);
@@ -34,7 +35,6 @@ function sh(cmd: string, args: string[]): { ms: number; stdout: string } {
   return { ms, stdout: r.stdout };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   sh('restic', ['init']);

@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { openBackend } from '../src/backend/open.js';
 import { Repository } from '../src/repository/repository.js';
 import { restoreTree } from '../src/restorer/restore.js';
+import { median } from './stats.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const password = 'benchmark-password';
@@ -33,7 +34,6 @@ const pwFile = join(dir, 'pw');
 writeFileSync(pwFile, password + '\n');
 const MiB = 1024 * 1024;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Timed {
   seconds: number;
