@@ -1,14 +1,11 @@
-#!/usr/bin/env node
 /**
  * The restic-ts command line: parses global flags, finds the command, runs it, and turns
  * errors into restic-style `Fatal: …` lines and exit codes.
  *
  * `main()` takes its streams and environment as arguments so tests can run the CLI
- * in-process; the bin entry at the bottom wires it to the real process.
+ * in-process; `runAsProcess()` at the bottom wires it to the real process for bin.ts.
  */
-import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backend/backend.js';
 import { ResticError, exitCodeFor, isResticError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
@@ -333,21 +330,10 @@ function commandHelp(command: Command): string {
   return text;
 }
 
-/** True when this module is the process entry (bin `restic-ts` → dist/cli/main.js, possibly via a symlink). */
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Runs the CLI as this process: argv, the real streams, signals (SIGINT/SIGTERM abort the
- * command and let it clean up; a second one exits), and the exit code. Used by the `restic-ts`
- * bin entry (bin.ts) and when this module is itself the entry point.
+ * command and let it clean up; a second one exits), and the exit code. Called by the `restic-ts`
+ * executable, bin.ts (the only entry point: it tunes V8 before this module loads).
  */
 export function runAsProcess(): void {
   const controller = new AbortController();
@@ -380,5 +366,3 @@ export function runAsProcess(): void {
     },
   );
 }
-
-if (isEntryPoint()) runAsProcess();
