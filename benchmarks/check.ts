@@ -60,7 +60,7 @@ try {
   const dist = join(projectRoot, 'dist', 'cli', 'bin.js');
   const ours: [string, string[]] = existsSync(dist)
     ? [process.execPath, [dist]]
-    : [join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'main.ts')]];
+    : [join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'bin.ts')]];
   console.log(JSON.stringify({ restic_ts: existsSync(dist) ? 'dist/cli/bin.js' : 'src via tsx', loadAverage: loadavg().map((l) => +l.toFixed(1)) }));
   for (const [name, cmd, args] of [
     ['restic check --read-data', 'restic', ['check', '--read-data']],

@@ -86,7 +86,7 @@ function hashTree(path: string, files: string[]): string {
 const cliDist = join(root, 'dist', 'cli', 'bin.js');
 const oursCmd: [string, string[]] = existsSync(cliDist)
   ? [process.execPath, [cliDist]]
-  : [process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')]];
+  : [process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'bin.ts')]];
 
 const results: string[] = [];
 try {

@@ -63,7 +63,7 @@ function startRestic(args: string[]): ChildProcess {
 }
 
 function startOurs(args: string[]): ChildProcess {
-  const c = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'main.ts'), '-r', repo, '--password-file', pw, ...args], {
+  const c = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'src', 'cli', 'bin.ts'), '-r', repo, '--password-file', pw, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC' },
     stdio: ['pipe', 'ignore', 'ignore'],
   });

@@ -19,7 +19,7 @@ process.env.TZ = 'UTC';
 
 const projectRoot = resolve(import.meta.dirname, '..', '..');
 const tsxLoader = join(projectRoot, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
-const cliMain = join(projectRoot, 'src', 'cli', 'main.ts');
+const cliBin = join(projectRoot, 'src', 'cli', 'bin.ts');
 
 const tmp = tempDir('restic-ts-prune-kill-');
 afterAll(() => tmp.cleanup());
@@ -28,7 +28,7 @@ const base = join(tmp.path, 'base');
 const src = join(tmp.path, 'src');
 
 function spawnOurs(repo: string, args: string[], env: Record<string, string> = {}): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsxLoader, cliMain, '-r', repo, '--password-file', pw, ...args], {
+  const r = spawnSync(process.execPath, ['--import', tsxLoader, cliBin, '-r', repo, '--password-file', pw, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TZ: 'UTC', ...env },
     encoding: 'utf8',
     timeout: 120_000,
