@@ -11,7 +11,7 @@ import { ResticError, exitCodeFor, isResticError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import { formatFlagHelp, parseArgs } from './args.js';
 import type { Command, CommandContext, HeldLock, OpenRepositoryOptions } from './command.js';
-import { COMMANDS, findCommand } from './commands/index.js';
+import { COMMANDS, findCommand, opensRepository } from './commands/index.js';
 import { GLOBAL_FLAGS, backendOptionsFrom, globalOptionsFrom, type GlobalOptions } from './global-options.js';
 import { Output, type Sink } from './output.js';
 import { resolvePassword } from './password.js';
@@ -42,6 +42,9 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
       stdout.write(topic !== undefined ? commandHelp(await requireCommand(topic)) : generalHelp());
       return 0;
     }
+    // The key derivation's memory is faulted in while the command's modules load (and its
+    // password and key file are read): a fresh 128 MiB costs up to 150 ms of kernel time.
+    if (!argv.includes('--help') && !argv.includes('-h') && opensRepository(commandName)) void import('../crypto/primitives.js').then((m) => m.reserveKeyDerivationMemory());
     const command = await requireCommand(commandName);
 
     // 2. Everything else with the command's flags and the global ones (cobra accepts both anywhere).

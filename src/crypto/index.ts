@@ -16,6 +16,7 @@ export {
   portablePrimitives,
   primitives,
   randomBytes,
+  reserveKeyDerivationMemory,
   scrypt,
   scryptJs,
   setCryptoImplementation,

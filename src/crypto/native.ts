@@ -33,10 +33,21 @@ export interface NativeSealBinding {
   aes128EncryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
   /**
    * scrypt's ROMix for consecutive lanes (`blocks`: a whole number of 128 * r-byte lanes,
-   * replaced in place, one after another with one table) on libuv's thread pool
-   * (./native/scrypt-romix.c), so the p lanes of a key derivation can run side by side.
+   * replaced in place) on libuv's thread pool (./native/scrypt-romix.c), in groups of up to
+   * `maxWidth` lanes (1, 2 or 4; default 4, as wide as the CPU allows) worked side by side in
+   * one vector, the groups one after another with one set of tables.
    */
-  romixLanesAsync(blocks: Uint8Array, N: number, r: number): Promise<void>;
+  romixLanesAsync(blocks: Uint8Array, N: number, r: number, maxWidth?: 1 | 2 | 4): Promise<void>;
+  /** The group widths this CPU runs: 1, and 2 with AVX2, 4 with AVX-512. */
+  romixWidths(): Array<1 | 2 | 4>;
+  /**
+   * Allocates and faults in a table of `bytes` on libuv's thread pool for the next ROMix call
+   * whose tables fit (it waits for the table when it is still being filled); nothing when one is
+   * already reserved. Settles once the table is ready.
+   */
+  romixReserve(bytes: number): Promise<void>;
+  /** Frees a reserved table nobody took. */
+  romixRelease(): void;
 }
 
 export interface NativeSealStatus {
@@ -55,7 +66,7 @@ function load(): { binding?: NativeSealBinding; status: NativeSealStatus } {
     needs: 'a C compiler, make and python3',
     // A build from before a function was added (a checkout not rebuilt) is refused, with this
     // reason, rather than failing later on the missing call.
-    exports: ['seal', 'sealInto', 'open', 'romixLanesAsync'],
+    exports: ['seal', 'sealInto', 'open', 'romixLanesAsync', 'romixWidths', 'romixReserve', 'romixRelease'],
     disableVariable: 'RESTIC_TS_NATIVE_CRYPTO',
   });
   return addon.binding ? { binding: addon.binding, status: { available: true, file: addon.file } } : { status: { available: false, reason: addon.reason } };

@@ -158,32 +158,74 @@ function nodeScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams
 }
 
 /**
- * scrypt with its p lanes run side by side (RFC 7914: B = PBKDF2-SHA256(P, S, 1, p * 128r); each
- * 128r-byte lane of B goes through ROMix independently; key = PBKDF2-SHA256(P, B, 1, dkLen)).
- * node:crypto, like restic's Go library, works the lanes one after another; restic's key files
- * use p = 5, so opening a repository on two cores waits for ~3 lanes instead of 5 (figures in
- * docs/benchmarks.md, "Crypto primitives"). The lanes are cut into one run of consecutive lanes
- * per core (5 on 2 cores: 3 + 2); a run works its lanes one after another with one table of
- * 128 * r * N bytes, so the kernel clears a table per core, not per lane. Results are identical
- * to nodeScrypt's (tested).
+ * scrypt with its p lanes worked side by side (RFC 7914: B = PBKDF2-SHA256(P, S, 1, p * 128r);
+ * each 128r-byte lane of B goes through ROMix independently; key = PBKDF2-SHA256(P, B, 1, dkLen)).
+ * node:crypto, like restic's Go library, works the lanes one after another. Here the addon works
+ * up to four lanes at once in one thread, one per 128-bit part of an AVX-512 vector (two with
+ * AVX2), so restic's p = 4 or 5 costs about one lane's time with AVX-512; the groups of lanes
+ * are spread over the cores (p = 5 with AVX-512 on 2 cores: 4 lanes on one, 1 on the other; with
+ * SSE2 only: 3 + 2). Results are identical to nodeScrypt's (tested), figures in
+ * docs/benchmarks.md ("Sixth pass").
  */
-function laneParallelScrypt(romixLanesAsync: NativeSealBinding['romixLanesAsync']) {
+function laneParallelScrypt(binding: Pick<NativeSealBinding, 'romixLanesAsync' | 'romixWidths' | 'romixRelease'>) {
+  const widest = Math.max(...binding.romixWidths()) as 1 | 2 | 4;
   return async (password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> => {
     const { N, r, p } = params;
-    if (p === 1) return nodeScrypt(password, salt, params, dkLen);
-    const laneBytes = 128 * r;
-    const lanes = nodeCrypto.pbkdf2Sync(password, salt, 1, p * laneBytes, 'sha256');
-    const runs = Math.min(p, Math.max(1, availableParallelism()));
-    const work: Promise<void>[] = [];
-    for (let run = 0, first = 0; run < runs; run++) {
-      // The first p % runs runs take one lane more.
-      const count = Math.floor(p / runs) + (run < p % runs ? 1 : 0);
-      work.push(romixLanesAsync(new Uint8Array(lanes.buffer, lanes.byteOffset + first * laneBytes, count * laneBytes), N, r));
-      first += count;
+    try {
+      if (p === 1) return await nodeScrypt(password, salt, params, dkLen);
+      const laneBytes = 128 * r;
+      const lanes = nodeCrypto.pbkdf2Sync(password, salt, 1, p * laneBytes, 'sha256');
+      const runs = scryptRuns(p, widest, availableParallelism());
+      let first = 0;
+      const work = runs.map((count) => {
+        const run = binding.romixLanesAsync(new Uint8Array(lanes.buffer, lanes.byteOffset + first * laneBytes, count * laneBytes), N, r, widest);
+        first += count;
+        return run;
+      });
+      await Promise.all(work);
+      return toUint8(nodeCrypto.pbkdf2Sync(password, lanes, 1, dkLen, 'sha256'));
+    } finally {
+      // A table reserved for this derivation and not taken (other parameters) is not kept.
+      binding.romixRelease();
     }
-    await Promise.all(work);
-    return toUint8(nodeCrypto.pbkdf2Sync(password, lanes, 1, dkLen, 'sha256'));
   };
+}
+
+/** The scrypt parameters restic's calibration picks on current machines (its 60 MiB memory cap keeps N at 2^15 with r = 8). */
+const USUAL_SCRYPT = { N: 32768, r: 8 };
+
+/**
+ * Faults in, on libuv's thread pool, the tables the next key derivation with restic's usual
+ * parameters will need (one group of lanes: 32 MiB per lane, up to four lanes with AVX-512), so
+ * that the derivation does not pay for first touching fresh memory: 60-150 ms of kernel time
+ * for 128 MiB here, more than the mixing itself (docs/benchmarks.md, "Sixth pass"). For
+ * programs that know a repository is about to be opened and have other work meanwhile (the CLI
+ * calls it right after reading the command name, before loading the command's modules). The
+ * memory goes to the next derivation that fits, or is freed after the next derivation. Does
+ * nothing without the native addon or with the portable implementation.
+ */
+export function reserveKeyDerivationMemory(): void {
+  if (!nativeSeal || activeName !== 'node') return;
+  const widest = Math.max(...nativeSeal.romixWidths());
+  void nativeSeal.romixReserve(128 * USUAL_SCRYPT.r * USUAL_SCRYPT.N * widest).catch(() => undefined);
+}
+
+/**
+ * How many consecutive lanes each thread works: the lanes cut into groups of `width` (the last
+ * may be smaller), the groups spread over at most `cores` threads, the first threads taking one
+ * group more when they do not divide evenly. Exported for tests.
+ */
+export function scryptRuns(p: number, width: number, cores: number): number[] {
+  const groups = Math.ceil(p / width);
+  const threads = Math.max(1, Math.min(groups, cores));
+  const runs: number[] = [];
+  for (let t = 0, group = 0; t < threads; t++) {
+    const take = Math.floor(groups / threads) + (t < groups % threads ? 1 : 0);
+    const lanes = Math.min(p, (group + take) * width) - group * width;
+    runs.push(lanes);
+    group += take;
+  }
+  return runs;
 }
 
 function nobleScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
@@ -288,7 +330,7 @@ export const nodePrimitives: CryptoPrimitives = nativeSeal
       aes128EncryptBlock: nativeSeal.aes128EncryptBlock,
       poly1305: nativeSeal.poly1305,
       scryptName: 'native-lanes',
-      scrypt: laneParallelScrypt(nativeSeal.romixLanesAsync),
+      scrypt: laneParallelScrypt(nativeSeal),
       native: nativeSeal,
     }
   : nodeJsPrimitives;

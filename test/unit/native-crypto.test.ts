@@ -15,6 +15,7 @@ import {
   open,
   portablePrimitives,
   randomBytes,
+  reserveKeyDerivationMemory,
   seal,
   sealInto,
   setCryptoImplementation,
@@ -22,6 +23,7 @@ import {
   type MasterKey,
 } from '../../src/crypto/index.js';
 import { nativeSeal } from '../../src/crypto/native.js';
+import { scryptRuns } from '../../src/crypto/primitives.js';
 import { sealWithPrimitives } from '../../src/crypto/seal.js';
 import { ResticError } from '../../src/errors.js';
 
@@ -260,6 +262,71 @@ describe.skipIf(!nativeSeal)('scrypt with parallel lanes (native ROMix)', () => 
     for (let lane = 0; lane < 3; lane++) await romix(alone.subarray(lane * laneBytes, (lane + 1) * laneBytes), 256, r);
     expect(toHex(together)).toBe(toHex(alone));
   });
+  it('gives the same lanes with every group width the CPU has (1; 2 with AVX2; 4 with AVX-512)', async () => {
+    const romix = nativeSeal!.romixLanesAsync;
+    const widths = nativeSeal!.romixWidths();
+    expect(widths).toContain(1);
+    for (const r of [1, 3, 8]) {
+      const laneBytes = 128 * r;
+      // 7 lanes: with width 4 a group of 4, then 2, then 1; so every narrower path runs too.
+      const input = new Uint8Array(randomBytes(7 * laneBytes));
+      const oneByOne = input.slice();
+      await romix(oneByOne, 64, r, 1);
+      for (const width of widths) {
+        const grouped = input.slice();
+        await romix(grouped, 64, r, width);
+        expect(toHex(grouped), `r=${r} width=${width}`).toBe(toHex(oneByOne));
+      }
+    }
+  });
+  it('uses a reserved table when it fits and frees one nobody took', async () => {
+    const { romixLanesAsync: romix, romixReserve, romixRelease } = nativeSeal!;
+    const r = 2;
+    const laneBytes = 128 * r;
+    const input = new Uint8Array(randomBytes(4 * laneBytes));
+    const fresh = input.slice();
+    await romix(fresh, 1024, r, 1);
+    // Reserved for four lanes, taken by a four-lane call (or by its first group), same result.
+    await romixReserve(4 * 128 * r * 1024);
+    const reservedRun = input.slice();
+    await romix(reservedRun, 1024, r);
+    expect(toHex(reservedRun)).toBe(toHex(fresh));
+    // Still being filled when the ROMix call comes: the call waits for it.
+    const filling = romixReserve(4 * 128 * r * 1024);
+    const whileFilling = input.slice();
+    await romix(whileFilling, 1024, r);
+    await filling;
+    expect(toHex(whileFilling)).toBe(toHex(fresh));
+    // Too large to fit a one-lane call: not taken; released afterwards (and releasing twice is fine).
+    await romixReserve(64 * 128 * r * 1024);
+    const notTaken = input.slice(0, laneBytes);
+    await romix(notTaken, 1024, r, 1);
+    expect(toHex(notTaken)).toBe(toHex(fresh.subarray(0, laneBytes)));
+    romixRelease();
+    romixRelease();
+    expect(() => romixReserve(-1)).toThrow(RangeError);
+  });
+  it('derives the same key after reserveKeyDerivationMemory, whatever the parameters', async () => {
+    const salt = randomBytes(64);
+    for (const params of [{ N: 32768, r: 8, p: 4 }, { N: 1024, r: 8, p: 3 }]) {
+      reserveKeyDerivationMemory();
+      expect(toHex(await nodePrimitives.scrypt(pw, salt, params, 64)), JSON.stringify(params)).toBe(toHex(await nodeJsPrimitives.scrypt(pw, salt, params, 64)));
+    }
+  });
+  it('cuts the lanes into runs of whole groups, one per core', () => {
+    expect(scryptRuns(5, 4, 2)).toEqual([4, 1]);
+    expect(scryptRuns(4, 4, 2)).toEqual([4]);
+    expect(scryptRuns(5, 2, 2)).toEqual([4, 1]);
+    expect(scryptRuns(4, 2, 2)).toEqual([2, 2]);
+    expect(scryptRuns(5, 1, 2)).toEqual([3, 2]);
+    expect(scryptRuns(9, 4, 8)).toEqual([4, 4, 1]);
+    expect(scryptRuns(3, 1, 1)).toEqual([3]);
+    for (const [p, w, c] of [[7, 4, 3], [13, 2, 4], [2, 4, 16]] as const) {
+      const runs = scryptRuns(p, w, c);
+      expect(runs.reduce((a, b) => a + b, 0)).toBe(p);
+      expect(runs.length).toBeLessThanOrEqual(c);
+    }
+  });
   it('rejects arguments the ROMix cannot take, before any work', () => {
     const romix = nativeSeal!.romixLanesAsync;
     expect(() => romix(new Uint8Array(1024), 1000, 8)).toThrow(RangeError); // N not a power of two
@@ -269,6 +336,7 @@ describe.skipIf(!nativeSeal)('scrypt with parallel lanes (native ROMix)', () => 
     expect(() => romix(new Uint8Array(1024), 1024, 0)).toThrow(RangeError); // r < 1
     expect(() => romix(new Uint8Array(1024), 2 ** 40, 8)).toThrow(RangeError); // a table beyond 1 TiB (checked before the block)
     expect(() => romix(new Uint16Array(512) as unknown as Uint8Array, 1024, 8)).toThrow(TypeError);
+    expect(() => romix(new Uint8Array(1024), 1024, 8, 3 as 1)).toThrow(RangeError); // group width not 1, 2 or 4
   });
 });
 

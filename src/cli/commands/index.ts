@@ -14,12 +14,14 @@ export interface LazyCommand {
   name: string;
   summary: string;
   load(): Promise<Command>;
+  /** True for the few commands that never open a repository (no key to derive). */
+  noRepository?: boolean;
 }
 
 export type CommandEntry = Command | LazyCommand;
 
-function lazy(name: string, summary: string, load: () => Promise<Command>): LazyCommand {
-  return { name, summary, load };
+function lazy(name: string, summary: string, load: () => Promise<Command>, options: { noRepository?: boolean } = {}): LazyCommand {
+  return { name, summary, load, ...options };
 }
 
 export const COMMANDS: readonly CommandEntry[] = [
@@ -46,11 +48,17 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('stats', 'Scan the repository and show basic statistics', async () => (await import('./stats.js')).statsCommand),
   lazy('tag', 'Modify tags on snapshots', async () => (await import('./tag.js')).tagCommand),
   lazy('unlock', 'Remove locks other processes created', async () => (await import('./unlock.js')).unlockCommand),
-  lazy('version', 'Print version information', async () => (await import('./version.js')).versionCommand),
+  lazy('version', 'Print version information', async () => (await import('./version.js')).versionCommand, { noRepository: true }),
 ];
 
 function isLazy(entry: CommandEntry): entry is LazyCommand {
   return 'load' in entry && typeof entry.load === 'function';
+}
+
+/** Whether the command named `name` exists and opens a repository (derives a key from a password). */
+export function opensRepository(name: string): boolean {
+  const entry = COMMANDS.find((c) => c.name === name);
+  return entry !== undefined && !(isLazy(entry) && entry.noRepository === true);
 }
 
 /** The command named `name`, loaded; undefined when there is none. */

@@ -442,6 +442,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"aes256Ctr", NULL, js_aes256_ctr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aes128EncryptBlock", NULL, js_aes128_encrypt_block, NULL, NULL, NULL, napi_enumerable, NULL},
       {"romixLanesAsync", NULL, js_romix_lanes_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"romixWidths", NULL, js_romix_widths, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"romixReserve", NULL, js_romix_reserve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"romixRelease", NULL, js_romix_release, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   return exports;
