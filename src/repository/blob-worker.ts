@@ -331,6 +331,11 @@ export class BlobWorkerPool {
     }
   }
 
+  /** Whether any request is waiting for a worker's answer. */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Workers taking work now (grows by the ones added once loaded). */
   get size(): number {
     return this.workers.length;

@@ -231,6 +231,26 @@ describe('BlobSaver', () => {
     }
   });
 
+  it('verifies the final packs itself while the workers still verify a full one, with the same result', async () => {
+    const { backend, key, index, saver } = setup(2, { workers: 1, packSize: 4 * MIB, compression: 'off' });
+    try {
+      expect(await saver.workersReady()).toBe(true);
+      const ids: string[] = [];
+      // One full 4 MiB pack (five blobs: its verification goes to the worker), then one blob more.
+      for (let i = 0; i < 6; i++) ids.push((await saver.saveBlob('data', randomBytes(900 * 1024))).id);
+      await saver.saveBlob('tree', new TextEncoder().encode('{"nodes":[]}\n'));
+      expect((saver as unknown as { pool: { busy: boolean } }).pool.busy).toBe(true);
+      await saver.flush();
+      const packs = await packsOf(backend);
+      expect(packs).toHaveLength(3);
+      const stored = packs.flatMap((p) => readPack(key, p.bytes, p.name));
+      for (const id of ids) expect(index.has('data', id) && stored.some((b) => b.id === id)).toBe(true);
+      for (const p of packs) expect(idFromBytes(sha256(p.bytes))).toBe(p.name);
+    } finally {
+      await saver.close();
+    }
+  });
+
   it('dry run stores nothing', async () => {
     const { backend, saver, indexFiles } = setup(2, { dryRun: true });
     await saver.saveBlob('data', new Uint8Array(10));
