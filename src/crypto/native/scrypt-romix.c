@@ -1,19 +1,22 @@
 /*
  * scrypt's memory-hard step, ROMix (RFC 7914 section 5), for some of the p independent lanes,
- * run on libuv's thread pool: romixLanesAsync(blocks, N, r) -> Promise<void>, `blocks` (one or
- * more consecutive 128 * r-byte lanes) replaced in place, lane after lane.
+ * run on libuv's thread pool: romixLanesAsync(blocks, N, r, maxWidth?) -> Promise<void>,
+ * `blocks` (one or more consecutive 128 * r-byte lanes) replaced in place.
  *
- * Why: restic's key files use p = 5 (N = 2^15, r = 8). node:crypto's scrypt (and Go's, in
- * restic) works the lanes one after another, ~130 ms each here; they are independent by
- * definition, so src/crypto/primitives.ts runs them side by side (PBKDF2 before and after is
- * node:crypto's) and opening a repository waits for ~3 lanes' time on two cores instead of 5.
+ * Why: restic's key files use p = 4 or 5 (N = 2^15, r = 8). node:crypto's scrypt (and Go's, in
+ * restic) works the lanes one after another, ~100 ms each here; they are independent by
+ * definition, so they run side by side: up to four in one thread, one lane per 128-bit part of
+ * an AVX-512 vector (two with AVX2; romix-group.h), and src/crypto/primitives.ts spreads groups
+ * of lanes over the cores (PBKDF2 before and after is node:crypto's).
  *
  * Written from the RFC's definitions (Salsa20/8 core, BlockMix, ROMix, Integerify); checked
- * against node:crypto's scrypt by test/unit/native-crypto.test.ts. Words are kept in host order
- * while mixing and converted from/to little-endian at the ends, so it is endian-neutral.
+ * against node:crypto's scrypt, and every group width against the others, by
+ * test/unit/native-crypto.test.ts. Words are kept in host order while mixing and converted
+ * from/to little-endian at the ends, so it is endian-neutral.
  *
- * Memory: 128 * r * N bytes per call (32 MiB for restic's parameters), allocated when its first
- * lane starts and freed when its last ends; the caller bounds how many calls run at once.
+ * Memory: 128 * r * N bytes per lane of the widest group a call runs (32 MiB per lane for
+ * restic's parameters), allocated (or taken from the reservation below) when the call starts and
+ * freed when it ends; the caller bounds how many calls run at once.
  */
 #include <node_api.h>
 #include "napi-bytes.h"
@@ -26,6 +29,18 @@
 #include <sys/mman.h>
 #endif
 
+/* Words are kept in host order while mixing, read and written little-endian at the ends. */
+static uint32_t load_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void store_le32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
 /*
  * Words of a 64-byte sub-block are stored in the order the mixing wants them. The vector paths
  * keep Salsa20's diagonals together, (x0 x5 x10 x15)(x4 x9 x14 x3)(x8 x13 x2 x7)(x12 x1 x6 x11),
@@ -37,17 +52,6 @@
 #define ROMIX_VECTOR 1
 #include <immintrin.h>
 static const uint8_t WORD_AT[16] = {0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11};
-
-static uint32_t load_le32(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void store_le32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
-}
 
 /* One lane per vector: SSE2, which every x86-64 has. */
 #define W 1
@@ -188,17 +192,6 @@ static void block_mix(const uint32_t *in, const uint32_t *xor_with, uint32_t *ou
     uint32_t *dest = out + ((i & 1) ? (r + i / 2) : (i / 2)) * 16;
     memcpy(dest, x, sizeof x);
   }
-}
-
-static uint32_t load_le32(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void store_le32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
 }
 
 /* ROMix of one lane in place, with the table `v` (128 * r * N bytes) and the two blocks x, y. */
