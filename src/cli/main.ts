@@ -44,7 +44,9 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     }
     // The key derivation's memory is faulted in while the command's modules load (and its
     // password and key file are read): a fresh 128 MiB costs up to 150 ms of kernel time.
-    if (!argv.includes('--help') && !argv.includes('-h') && opensRepository(commandName)) void import('../crypto/primitives.js').then((m) => m.reserveKeyDerivationMemory());
+    if (!argv.includes('--help') && !argv.includes('-h') && opensRepository(commandName)) {
+      void import('../crypto/primitives.js').then((m) => m.reserveKeyDerivationMemory(), () => undefined);
+    }
     const command = await requireCommand(commandName);
 
     // 2. Everything else with the command's flags and the global ones (cobra accepts both anywhere).
