@@ -168,7 +168,7 @@ function nodeScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams
  * docs/benchmarks.md ("Sixth pass").
  */
 function laneParallelScrypt(binding: Pick<NativeSealBinding, 'romixLanesAsync' | 'romixWidths' | 'romixRelease'>) {
-  const widest = Math.max(...binding.romixWidths()) as 1 | 2 | 4;
+  const widest = widestRomixGroup(binding);
   return async (password: Uint8Array, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> => {
     const { N, r, p } = params;
     try {
@@ -191,6 +191,11 @@ function laneParallelScrypt(binding: Pick<NativeSealBinding, 'romixLanesAsync' |
   };
 }
 
+/** The most lanes the addon works at once on this CPU (4 with AVX-512, 2 with AVX2, else 1). */
+function widestRomixGroup(binding: Pick<NativeSealBinding, 'romixWidths'>): 1 | 2 | 4 {
+  return Math.max(...binding.romixWidths()) as 1 | 2 | 4;
+}
+
 /** The scrypt parameters restic's calibration picks on current machines (its 60 MiB memory cap keeps N at 2^15 with r = 8). */
 const USUAL_SCRYPT = { N: 32768, r: 8 };
 
@@ -206,8 +211,7 @@ const USUAL_SCRYPT = { N: 32768, r: 8 };
  */
 export function reserveKeyDerivationMemory(): void {
   if (!nativeSeal || activeName !== 'node') return;
-  const widest = Math.max(...nativeSeal.romixWidths());
-  void nativeSeal.romixReserve(128 * USUAL_SCRYPT.r * USUAL_SCRYPT.N * widest).catch(() => undefined);
+  void nativeSeal.romixReserve(128 * USUAL_SCRYPT.r * USUAL_SCRYPT.N * widestRomixGroup(nativeSeal)).catch(() => undefined);
 }
 
 /**
