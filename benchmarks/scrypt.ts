@@ -9,7 +9,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { scrypt as nodeCryptoScrypt } from 'node:crypto';
 import { nativeSeal } from '../src/crypto/native.js';
-import { scryptRuns } from '../src/crypto/primitives.js';
+import { romixInRuns } from '../src/crypto/primitives.js';
 import { median } from './stats.js';
 
 if (!nativeSeal) throw new Error('the native seal addon is not built: run npm install (or npm rebuild)');
@@ -20,16 +20,8 @@ const r = 8;
 const laneBytes = 128 * r;
 const cores = availableParallelism();
 
-async function romixLanes(p: number, width: 1 | 2 | 4): Promise<void> {
-  const lanes = new Uint8Array(p * laneBytes).fill(7);
-  let first = 0;
-  await Promise.all(
-    scryptRuns(p, width, cores).map((count) => {
-      const run = binding.romixLanesAsync(lanes.subarray(first * laneBytes, (first + count) * laneBytes), N, r, width);
-      first += count;
-      return run;
-    }),
-  );
+function romixLanes(p: number, width: 1 | 2 | 4): Promise<void> {
+  return romixInRuns(binding, new Uint8Array(p * laneBytes).fill(7), N, r, width);
 }
 
 function nodeCrypto(p: number): Promise<void> {

@@ -162,7 +162,7 @@ function nodeScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams
  * each 128r-byte lane of B goes through ROMix independently; key = PBKDF2-SHA256(P, B, 1, dkLen)).
  * node:crypto, like restic's Go library, works the lanes one after another. Here the addon works
  * up to four lanes at once in one thread, one per 128-bit part of an AVX-512 vector (two with
- * AVX2), so restic's p = 4 or 5 costs about one lane's time with AVX-512; the groups of lanes
+ * AVX2), so restic's p = 4 costs about 1.4 lanes' time with AVX-512; the groups of lanes
  * are spread over the cores (p = 5 with AVX-512 on 2 cores: 4 lanes on one, 1 on the other; with
  * SSE2 only: 3 + 2). Results are identical to nodeScrypt's (tested), figures in
  * docs/benchmarks.md ("Sixth pass").
@@ -173,16 +173,8 @@ function laneParallelScrypt(binding: Pick<NativeSealBinding, 'romixLanesAsync' |
     const { N, r, p } = params;
     try {
       if (p === 1) return await nodeScrypt(password, salt, params, dkLen);
-      const laneBytes = 128 * r;
-      const lanes = nodeCrypto.pbkdf2Sync(password, salt, 1, p * laneBytes, 'sha256');
-      const runs = scryptRuns(p, widest, availableParallelism());
-      let first = 0;
-      const work = runs.map((count) => {
-        const run = binding.romixLanesAsync(new Uint8Array(lanes.buffer, lanes.byteOffset + first * laneBytes, count * laneBytes), N, r, widest);
-        first += count;
-        return run;
-      });
-      await Promise.all(work);
+      const lanes = toUint8(nodeCrypto.pbkdf2Sync(password, salt, 1, p * 128 * r, 'sha256'));
+      await romixInRuns(binding, lanes, N, r, widest);
       return toUint8(nodeCrypto.pbkdf2Sync(password, lanes, 1, dkLen, 'sha256'));
     } finally {
       // A table reserved for this derivation and not taken (other parameters) is not kept.
@@ -212,6 +204,23 @@ const USUAL_SCRYPT = { N: 32768, r: 8 };
 export function reserveKeyDerivationMemory(): void {
   if (!nativeSeal || activeName !== 'node') return;
   void nativeSeal.romixReserve(128 * USUAL_SCRYPT.r * USUAL_SCRYPT.N * widestRomixGroup(nativeSeal)).catch(() => undefined);
+}
+
+/**
+ * ROMix of every 128r-byte lane of `lanes` in place: cut into runs by `scryptRuns` (groups of
+ * `width` lanes spread over the cores), each run one call to the addon on libuv's pool. Exported
+ * for benchmarks/scrypt.ts, which compares the widths.
+ */
+export async function romixInRuns(binding: Pick<NativeSealBinding, 'romixLanesAsync'>, lanes: Uint8Array, N: number, r: number, width: 1 | 2 | 4): Promise<void> {
+  const laneBytes = 128 * r;
+  let first = 0;
+  await Promise.all(
+    scryptRuns(lanes.length / laneBytes, width, availableParallelism()).map((count) => {
+      const run = binding.romixLanesAsync(lanes.subarray(first * laneBytes, (first + count) * laneBytes), N, r, width);
+      first += count;
+      return run;
+    }),
+  );
 }
 
 /**

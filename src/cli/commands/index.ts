@@ -55,15 +55,19 @@ function isLazy(entry: CommandEntry): entry is LazyCommand {
   return 'load' in entry && typeof entry.load === 'function';
 }
 
+function entryNamed(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
 /** Whether the command named `name` exists and opens a repository (derives a key from a password). */
 export function opensRepository(name: string): boolean {
-  const entry = COMMANDS.find((c) => c.name === name);
+  const entry = entryNamed(name);
   return entry !== undefined && !(isLazy(entry) && entry.noRepository === true);
 }
 
 /** The command named `name`, loaded; undefined when there is none. */
 export async function findCommand(name: string): Promise<Command | undefined> {
-  const entry = COMMANDS.find((c) => c.name === name);
+  const entry = entryNamed(name);
   if (!entry) return undefined;
   return isLazy(entry) ? entry.load() : entry;
 }
