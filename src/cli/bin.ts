@@ -13,7 +13,10 @@
  * (worker threads share it), so it is set here, before any other module loads — setting it after
  * the CLI's modules had loaded gained only half as much — and never by the library, which leaves
  * its host's V8 alone. Only this flag is set at run time: V8's GC flags cannot be (changing
- * `--single-threaded-gc` that way aborts the process).
+ * `--single-threaded-gc` that way aborts the process). Its one known cost: any V8 flag changes
+ * the hash Node's built-in code cache is checked against, so built-in modules loaded afterwards
+ * (here and in the blob workers) compile from source, ~20-50 ms per thread; setting the flag
+ * later, after the workers had loaded, measured no better ("Sixth pass").
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -12,7 +12,7 @@
  *
  * Why several lanes per vector: scrypt's p lanes are independent, and Salsa20/8 on one lane
  * keeps a 128-bit vector's four columns busy but not a wider one. With AVX-512, four lanes cost
- * about what one costs with SSE2 (docs/benchmarks.md, "Sixth pass").
+ * about 1.4 times what one costs with SSE2 (docs/benchmarks.md, "Sixth pass").
  *
  * Layout: each lane's 64-byte sub-blocks hold Salsa20's diagonals together (WORD_AT in
  * scrypt-romix.c), so a sub-block is four vectors and a quarter-round step is one vector op on

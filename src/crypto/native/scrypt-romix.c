@@ -440,7 +440,7 @@ napi_value js_romix_lanes_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* N a power of two in [2, 2^40]; r in [1, 2^24]; the table (128 * r * N bytes) at most 1 TiB,
-   * so that no size computed below can overflow; the block exactly 128 * r bytes. */
+   * so that no size computed below can overflow; the block a whole number of 128 * r-byte lanes. */
   if (!(n_value >= 2 && n_value <= 1099511627776.0) || !(r_value >= 1 && r_value <= 16777216.0) || 128.0 * r_value * n_value > 1099511627776.0) {
     napi_throw_range_error(env, NULL, "scrypt N or r out of range");
     return NULL;
